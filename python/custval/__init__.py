@@ -1,0 +1,43 @@
+"""custval: customer value from a transaction log, exactly and fast.
+
+Per-customer RFM summaries, business KPIs and calibration/holdout tables computed by a
+parallel Rust core, with money summed exactly. Inputs: pandas, polars, pyarrow, duckdb, a
+dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
+"""
+
+import warnings
+
+from custval import datasets
+from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
+from custval.exceptions import (
+    ColumnNotFoundError,
+    ConvergenceError,
+    CustvalError,
+    DataError,
+    SchemaError,
+)
+from custval.summary import Kpis, calibration_holdout, kpis, rfm_summary
+
+if not is_release_build():
+    warnings.warn(
+        "custval's native extension is a debug build and will be slow; "
+        "install it with `pip install .` or `maturin develop --release`",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+__all__ = [
+    "ColumnNotFoundError",
+    "ConvergenceError",
+    "CustvalError",
+    "DataError",
+    "Kpis",
+    "SchemaError",
+    "__version__",
+    "calibration_holdout",
+    "datasets",
+    "get_num_threads",
+    "kpis",
+    "rfm_summary",
+    "set_num_threads",
+]

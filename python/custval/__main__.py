@@ -1,0 +1,3 @@
+from custval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,318 @@
+"""Any supported input → Arrow columns the native core accepts.
+
+Arrow-backed inputs (pyarrow, polars, duckdb, pandas with Arrow-compatible columns) are
+wrapped without copying where the types already match; only columns that need a type change
+are converted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import glob
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from custval.exceptions import ColumnNotFoundError, DataError, SchemaError
+
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+@dataclass
+class Source:
+    """The selected columns of one input, as one Arrow table, and where they came from."""
+
+    table: pa.Table
+    kind: str  # "pandas", "polars", "arrow" or "other": decides the output type
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Transactions:
+    """Columns ready for the native core, plus the originals for the output."""
+
+    source: Source
+    customer: pa.Array  # int64, string or large_string
+    customer_original: pa.ChunkedArray
+    time: pa.Array  # timestamp without zone (local wall time)
+    time_original: pa.ChunkedArray
+    amount: pa.Array | None
+    order: pa.Array | None
+    cost: pa.Array | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+    def native(self, role: str) -> tuple[str, pa.Array] | None:
+        array = getattr(self, role)
+        return None if array is None else (self.names[role], array)
+
+    @property
+    def time_unit(self) -> str:
+        return self.time.type.unit
+
+    @property
+    def timezone(self) -> str | None:
+        return getattr(self.time_original.type, "tz", None)
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, pd.DataFrame):
+        return "pandas"
+    if isinstance(data, pa.Table | pa.RecordBatch | pa.RecordBatchReader):
+        return "arrow"
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        return "polars"
+    return "other"
+
+
+def _close_matches(name: str, available: list[str]) -> str:
+    matches = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+    return f"column {name!r} not found{hint} (available: {', '.join(map(repr, available))})"
+
+
+def _check_columns(wanted: list[str], available: list[str]) -> None:
+    for name in wanted:
+        if name not in available:
+            raise ColumnNotFoundError(_close_matches(name, available))
+
+
+def _paths(path: str | os.PathLike[str]) -> list[str]:
+    text = os.fspath(path)
+    paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+    if not paths or not all(os.path.exists(p) for p in paths):
+        raise FileNotFoundError(f"no file matches {text!r}")
+    return paths
+
+
+def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
+    paths = _paths(path)
+    suffix = os.path.splitext(paths[0])[1].lower()
+    file_format = "csv" if suffix in (".csv", ".txt", ".gz") else "parquet"
+    dataset = ds.dataset(paths, format=file_format)
+    _check_columns(wanted, dataset.schema.names)
+    # Streams record batches: only the wanted columns are ever decoded.
+    return dataset.to_table(columns=wanted)
+
+
+def read_table(data: Any, wanted: list[str]) -> Source:
+    """Selects ``wanted`` columns of ``data`` as an Arrow table."""
+    kind = _kind(data)
+    if isinstance(data, str | os.PathLike):
+        return Source(_read_path(data, wanted), "other")
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        missing_index = [w for w in wanted if w not in frame.columns and w in frame.index.names]
+        if missing_index:
+            frame = frame.reset_index(level=missing_index)
+        _check_columns(wanted, [str(c) for c in frame.columns])
+        return Source(pa.Table.from_pandas(frame[wanted], preserve_index=False), kind)
+    if isinstance(data, dict):
+        _check_columns(wanted, list(data))
+        return Source(pa.table({name: data[name] for name in wanted}), kind)
+    if isinstance(data, pa.RecordBatchReader):
+        table = data.read_all()
+    elif isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.Table):
+        table = data
+    elif kind == "polars":
+        _check_columns(wanted, list(data.columns))
+        table = data.select(wanted).to_arrow()
+    elif hasattr(data, "__arrow_c_stream__"):
+        table = pa.table(data)
+    elif hasattr(data, "arrow"):  # duckdb relations of older versions
+        table = data.arrow()
+        table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
+    else:
+        raise TypeError(
+            f"unsupported input {type(data).__name__}: pass a pandas/polars DataFrame, a pyarrow "
+            "Table, RecordBatch or RecordBatchReader, a duckdb relation, a dict of NumPy arrays "
+            "or a path to Parquet/CSV files"
+        )
+    _check_columns(wanted, table.schema.names)
+    return Source(table.select(wanted), kind)
+
+
+def _as_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+
+
+def _unparseable(column: pa.ChunkedArray, name: str, what: str, bad: int) -> DataError:
+    return DataError(f"column {name!r}: {bad} rows are not parseable as {what}")
+
+
+def customer_ids(column: pa.ChunkedArray, name: str) -> pa.Array:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return customer_ids(column.cast(kind.value_type), name)
+    if pa.types.is_integer(kind):
+        if kind == pa.uint64():
+            # Bit-reinterpreting keeps ids distinct; the output uses the original values.
+            return _as_array(column.cast(pa.int64(), safe=False))
+        return _as_array(column.cast(pa.int64()))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _as_array(column)
+    if pa.types.is_string_view(kind):
+        return _as_array(column.cast(pa.large_string()))
+    raise SchemaError(
+        f"column {name!r}: customer ids must be integers, strings or dictionary-encoded, not {kind}"
+    )
+
+
+def _parse_times(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    values = pd.to_datetime(
+        pd.Series(column.to_numpy(zero_copy_only=False)), errors="coerce", format="ISO8601"
+    )
+    bad = int(values.isna().sum()) - column.null_count
+    if bad:
+        raise _unparseable(column, name, "dates/times", bad)
+    return pa.chunked_array([pa.array(values, from_pandas=True)])
+
+
+def times(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.ChunkedArray]:
+    """(local wall-time timestamps for the core, the column as it should appear in output)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        column = _parse_times(column, name)
+        kind = column.type
+    if pa.types.is_date32(kind):
+        return _as_array(column.cast(pa.timestamp("s"))), column
+    if pa.types.is_date64(kind):
+        return _as_array(column.cast(pa.timestamp("ms"))), column
+    if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            return _as_array(column), column
+        local = pc.local_timestamp(column)
+        return _as_array(local), column
+    raise SchemaError(f"column {name!r}: times must be timestamps or dates, not {kind}")
+
+
+def amounts(column: pa.ChunkedArray, name: str) -> pa.Array:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        valid = pc.match_substring_regex(column.cast(pa.string()), _NUMBER)
+        bad = len(column) - column.null_count - pc.sum(valid).as_py() if len(column) else 0
+        if bad:
+            raise _unparseable(column, name, "numbers", bad)
+        return _as_array(column.cast(pa.float64()))
+    if pa.types.is_integer(kind):
+        if kind == pa.uint64() and len(column) and pc.max(column).as_py() >= 2**63:
+            raise DataError(f"column {name!r}: amount too large for int64")
+        return _as_array(column.cast(pa.int64()))
+    if pa.types.is_float16(kind):
+        return _as_array(column.cast(pa.float32()))
+    if pa.types.is_floating(kind):
+        return _as_array(column)
+    if pa.types.is_decimal(kind):
+        if kind.scale < 0:
+            raise SchemaError(f"column {name!r}: decimals with a negative scale are not supported")
+        if kind.precision > 38:
+            try:
+                return _as_array(column.cast(pa.decimal128(38, kind.scale)))
+            except pa.ArrowInvalid as err:
+                raise DataError(f"column {name!r}: amount overflow beyond 38 digits") from err
+        return _as_array(column.cast(pa.decimal128(max(kind.precision, 1), kind.scale)))
+    raise SchemaError(f"column {name!r}: amounts must be numbers (int, float, decimal), not {kind}")
+
+
+def order_codes(column: pa.ChunkedArray, name: str) -> pa.Array:
+    if pa.types.is_integer(column.type):
+        return _as_array(column.cast(pa.int64(), safe=False))
+    encoded = pc.dictionary_encode(_as_array(column))
+    return encoded.indices.cast(pa.int64())
+
+
+def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
+    table = source.table
+    nulls = {name: table.column(name).null_count for name in columns}
+    if not any(nulls.values()):
+        return source
+    if not dropna:
+        name, count = next((n, c) for n, c in nulls.items() if c)
+        raise DataError(
+            f"column {name!r}: {count} rows are null; pass dropna=True to drop them"
+        )
+    mask = None
+    for name in columns:
+        valid = pc.is_valid(table.column(name))
+        mask = valid if mask is None else pc.and_(mask, valid)
+    kept = table.filter(mask)
+    dropped = table.num_rows - kept.num_rows
+    warnings.warn(
+        f"custval dropped {dropped} rows with nulls "
+        f"({', '.join(f'{n}: {c}' for n, c in nulls.items() if c)})",
+        UserWarning,
+        stacklevel=4,
+    )
+    return Source(kept, source.kind, {**source.dropped, "nulls": dropped})
+
+
+def transactions(
+    data: Any,
+    *,
+    customer: str,
+    time: str,
+    amount: str | None = None,
+    order: str | None = None,
+    cost: str | None = None,
+    dropna: bool = False,
+) -> Transactions:
+    roles = {"customer": customer, "time": time, "amount": amount, "order": order, "cost": cost}
+    names = {role: name for role, name in roles.items() if name is not None}
+    wanted = list(dict.fromkeys(names.values()))
+    source = read_table(data, wanted)
+    source = _drop_nulls(source, wanted, dropna)
+    table = source.table
+    customer_original = table.column(customer)
+    time_local, time_original = times(table.column(time), time)
+    return Transactions(
+        source=source,
+        customer=customer_ids(customer_original, customer),
+        customer_original=customer_original,
+        time=time_local,
+        time_original=time_original,
+        amount=None if amount is None else amounts(table.column(amount), amount),
+        order=None if order is None else order_codes(table.column(order), order),
+        cost=None if cost is None else amounts(table.column(cost), cost),
+        names=names,
+    )
+
+
+_NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def time_value(
+    value: Any, unit: str, tz: str | None, *, name: str, end_of_day: bool = True
+) -> int | None:
+    """A user-given bound as a local wall-time value in ``unit``.
+
+    A date without a time (a ``datetime.date`` or a string like "1997-09-30") means the end
+    of that day (its start when ``end_of_day`` is false).
+    """
+    if value is None:
+        return None
+    whole_day = end_of_day and (isinstance(value, dt.date) and not isinstance(value, dt.datetime)) or (
+        isinstance(value, str) and len(value.strip()) <= 10
+    )
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise SchemaError(f"{name}: cannot read {value!r} as a date/time") from err
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(tz) if tz else stamp.tz_convert("UTC")
+        stamp = stamp.tz_localize(None)
+    nanos = stamp.as_unit("ns").value
+    if whole_day:
+        nanos += 86_400 * 10**9 - 1
+    return nanos // _NS_PER_UNIT[unit]

@@ -1,0 +1,49 @@
+"""Native results → the caller's frame type, carrying custval's metadata."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+OUTPUTS = ("auto", "pandas", "polars", "arrow")
+METADATA_KEY = "custval"
+
+
+def resolve(output: str, kind: str) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}, not {output!r}")
+    if output != "auto":
+        return output
+    return {"polars": "polars", "arrow": "arrow"}.get(kind, "pandas")
+
+
+def _pandas_types(kind: pa.DataType) -> Any:
+    return pd.ArrowDtype(kind) if pa.types.is_decimal(kind) else None
+
+
+def convert(table: pa.Table, output: str, *, index: str | None, metadata: dict[str, Any]):
+    """``table`` as ``output`` ("pandas", "polars" or "arrow"), with ``metadata`` attached."""
+    if output == "arrow":
+        return table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata)})
+    if output == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    frame = table.to_pandas(types_mapper=_pandas_types)
+    if index is not None:
+        frame = frame.set_index(index)
+    frame.attrs[METADATA_KEY] = metadata
+    return frame
+
+
+def metadata_of(frame: Any) -> dict[str, Any]:
+    """custval metadata of a frame made by custval, or {} when it has none."""
+    if isinstance(frame, pd.DataFrame):
+        return dict(frame.attrs.get(METADATA_KEY, {}))
+    if isinstance(frame, pa.Table | pa.RecordBatch):
+        raw = (frame.schema.metadata or {}).get(METADATA_KEY.encode())
+        return json.loads(raw) if raw else {}
+    return {}

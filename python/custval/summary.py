@@ -1,0 +1,365 @@
+"""Per-customer summaries and business KPIs from a transaction log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custval import _input, _native, _output
+
+MONEY = ("float", "decimal")
+
+
+def _check_money(money: str) -> bool:
+    if money not in MONEY:
+        raise ValueError(f"money must be 'float' or 'decimal', not {money!r}")
+    return money == "decimal"
+
+
+def _check_multiplier(freq_multiplier: float) -> float:
+    if not freq_multiplier > 0:
+        raise ValueError(f"freq_multiplier must be positive, got {freq_multiplier!r}")
+    return float(freq_multiplier)
+
+
+def _iso(value: int | None, unit: str) -> str | None:
+    if value is None:
+        return None
+    return pa.scalar(value, pa.timestamp(unit)).as_py().isoformat()
+
+
+def _time_metadata(tx: _input.Transactions, freq: str, multiplier: float, end: int | None):
+    last = pc.max(tx.time).value if len(tx.time) else None
+    return {
+        "freq": freq,
+        "freq_multiplier": multiplier,
+        "observation_end": _iso(end if end is not None else last, tx.time_unit),
+        "rows_dropped_null": tx.source.dropped.get("nulls", 0),
+    }
+
+
+def _finish(
+    tx: _input.Transactions,
+    batch: pa.RecordBatch,
+    columns: list[str],
+    output: str,
+    metadata: dict[str, Any],
+    *,
+    purchases: bool,
+):
+    """Adds the customer ids (and first/last purchase times) taken from the input rows."""
+    table = pa.Table.from_batches([batch])
+    customer = tx.names["customer"]
+    result = {customer: tx.customer_original.take(table.column("first_row"))}
+    for name in columns:
+        if name in table.column_names:
+            result[name] = table.column(name)
+    if purchases:
+        result["first_purchase"] = tx.time_original.take(table.column("min_row"))
+        result["last_purchase"] = tx.time_original.take(table.column("max_row"))
+    out = pa.table(result)
+    kind = _output.resolve(output, tx.source.kind)
+    return _output.convert(out, kind, index=customer, metadata=metadata)
+
+
+SUMMARY_COLUMNS = [
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "n_orders",
+    "revenue",
+    "aov",
+]
+
+
+def rfm_summary(
+    data: Any,
+    *,
+    customer: str = "customer_id",
+    time: str = "timestamp",
+    amount: str | None = None,
+    order: str | None = None,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    observation_end: Any = None,
+    include_first: bool = False,
+    money: str = "float",
+    scale: int = 2,
+    dropna: bool = False,
+    output: str = "auto",
+):
+    """One row per customer: frequency, recency, T and spend (lifetimes conventions).
+
+    Transactions in the same period (``freq``) form one purchase, amounts summed.
+    ``frequency`` = purchase periods − 1, ``recency`` = last − first purchase period,
+    ``T`` = period(observation_end) − first purchase period, all divided by
+    ``freq_multiplier``; ``monetary_value`` = mean per-period amount over the repeat periods
+    (0 when frequency = 0). Extra columns: ``n_orders``, ``revenue`` (exact),
+    ``aov`` (revenue / n_orders), ``first_purchase`` and ``last_purchase``. Without ``amount``
+    the money columns are absent. Rows after ``observation_end`` are excluded; their count is
+    in the result's metadata (``attrs["custval"]`` for pandas, schema metadata for Arrow).
+
+    Parameters
+    ----------
+    data : DataFrame, pyarrow Table, polars DataFrame, duckdb relation, dict or path
+        The transaction log.
+    customer, time, amount, order : str
+        Column names; ``order`` identifies orders (default: every row is one order).
+    freq : {"h", "D", "W", "M", "Q", "Y"}
+        Period kind with pandas Period semantics ("W" = weeks ending Sunday).
+    freq_multiplier : float
+        Divides every duration (``freq="D", freq_multiplier=7``: weeks counted in days).
+    observation_end : date, datetime or str, optional
+        End of observation (a date means the end of that day); default the last transaction.
+    include_first : bool
+        Count the first purchase in ``frequency`` and ``monetary_value``.
+    money : {"float", "decimal"}
+        Money columns as float64 or 38-digit decimals (exact).
+    scale : int
+        Decimal places money is rounded to (half to even) before summing.
+    dropna : bool
+        Drop rows with a null customer, time or amount (with a warning giving the count)
+        instead of raising :class:`DataError`.
+    output : {"auto", "pandas", "polars", "arrow"}
+        Result type; "auto" mirrors the input (anything but polars/Arrow → pandas, indexed
+        by customer id).
+
+    Examples
+    --------
+    >>> import pandas as pd, custval
+    >>> log = pd.DataFrame({
+    ...     "customer_id": [1, 1, 1, 2],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-05", "2024-01-03"]),
+    ...     "amount": [10.0, 5.0, 20.0, 7.5],
+    ... })
+    >>> s = custval.rfm_summary(log, amount="amount", observation_end="2024-01-10")
+    >>> s[["frequency", "recency", "T", "monetary_value", "revenue"]]
+                 frequency  recency    T  monetary_value  revenue
+    customer_id
+    1                  1.0      4.0  9.0            20.0     35.0
+    2                  0.0      0.0  7.0             0.0      7.5
+    """
+    decimal = _check_money(money)
+    multiplier = _check_multiplier(freq_multiplier)
+    tx = _input.transactions(
+        data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
+    )
+    end = _input.time_value(observation_end, tx.time_unit, tx.timezone, name="observation_end")
+    batch, after_end = _native.rfm_summary(
+        tx.native("customer"),
+        tx.native("time"),
+        tx.native("amount"),
+        tx.native("order"),
+        freq=freq,
+        freq_multiplier=multiplier,
+        scale=scale,
+        observation_end=end,
+        include_first=include_first,
+        decimal=decimal,
+    )
+    metadata = _time_metadata(tx, freq, multiplier, end)
+    metadata.update(include_first=include_first, rows_after_observation_end=after_end)
+    return _finish(tx, batch, SUMMARY_COLUMNS, output, metadata, purchases=True)
+
+
+HOLDOUT_COLUMNS = [
+    "frequency_cal",
+    "recency_cal",
+    "T_cal",
+    "monetary_value_cal",
+    "frequency_holdout",
+    "monetary_value_holdout",
+    "duration_holdout",
+]
+
+
+def calibration_holdout(
+    data: Any,
+    *,
+    calibration_end: Any,
+    observation_end: Any = None,
+    customer: str = "customer_id",
+    time: str = "timestamp",
+    amount: str | None = None,
+    order: str | None = None,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    money: str = "float",
+    scale: int = 2,
+    dropna: bool = False,
+    output: str = "auto",
+):
+    """Calibration/holdout table with lifetimes' columns.
+
+    Periods are assigned first: calibration = periods ≤ period(calibration_end), holdout =
+    later periods up to period(observation_end). (lifetimes splits raw timestamps but counts
+    periods; with ``freq="D"`` and date-only data the two agree.) Columns:
+    ``frequency_cal, recency_cal, T_cal, monetary_value_cal, frequency_holdout,
+    monetary_value_holdout, duration_holdout``. Customers first seen in the holdout are
+    excluded; their count is in the metadata (``customers_first_seen_in_holdout``).
+
+    Examples
+    --------
+    >>> import pandas as pd, custval
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-04", "2024-01-12", "2024-01-11"]),
+    ... })
+    >>> t = custval.calibration_holdout(log, calibration_end="2024-01-07",
+    ...                                 observation_end="2024-01-14")
+    >>> t[["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]]
+                 frequency_cal  recency_cal  T_cal  frequency_holdout  duration_holdout
+    customer_id
+    a                      1.0          3.0    6.0                1.0               7.0
+    """
+    decimal = _check_money(money)
+    multiplier = _check_multiplier(freq_multiplier)
+    tx = _input.transactions(
+        data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
+    )
+    unit, tz = tx.time_unit, tx.timezone
+    split = _input.time_value(calibration_end, unit, tz, name="calibration_end")
+    end = _input.time_value(observation_end, unit, tz, name="observation_end")
+    batch, after_end, holdout_only, _ = _native.calibration_holdout(
+        tx.native("customer"),
+        tx.native("time"),
+        tx.native("amount"),
+        tx.native("order"),
+        freq=freq,
+        freq_multiplier=multiplier,
+        scale=scale,
+        calibration_end=split,
+        observation_end=end,
+        decimal=decimal,
+    )
+    metadata = _time_metadata(tx, freq, multiplier, end)
+    metadata.update(
+        include_first=False,
+        calibration_end=_iso(split, unit),
+        rows_after_observation_end=after_end,
+        customers_first_seen_in_holdout=holdout_only,
+    )
+    return _finish(tx, batch, HOLDOUT_COLUMNS, output, metadata, purchases=False)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Business KPIs of a transaction log over a window (see :func:`kpis`)."""
+
+    customers: int
+    orders: int
+    revenue: float | Decimal
+    aov: float | Decimal | None
+    purchase_frequency: float | None
+    repeat_customer_rate: float | None
+    spend_per_customer: float | Decimal | None
+    gross_margin: float | Decimal | None = None
+    gross_margin_rate: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __repr__(self) -> str:
+        rows = [f"  {name:<22} {value}" for name, value in self.to_dict().items()]
+        return "Kpis(\n" + "\n".join(rows) + "\n)"
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def kpis(
+    data: Any,
+    *,
+    customer: str = "customer_id",
+    time: str = "timestamp",
+    amount: str | None = None,
+    order: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    margin: float | None = None,
+    cost: str | None = None,
+    money: str = "float",
+    scale: int = 2,
+    dropna: bool = False,
+) -> Kpis:
+    """Customers, orders, revenue, AOV, purchase frequency, repeat rate, spend per customer.
+
+    Over the window ``[start, end]`` (dates are whole days). AOV = revenue / orders, purchase
+    frequency = orders / customers, repeat-customer rate = customers with ≥ 2 orders /
+    customers. ``gross_margin`` = revenue − Σ ``cost`` column, or revenue × ``margin``.
+    Money is summed exactly; ``money="decimal"`` returns :class:`decimal.Decimal` values.
+    Ratios with a zero denominator are ``None``.
+
+    Examples
+    --------
+    >>> import pandas as pd, custval
+    >>> log = pd.DataFrame({
+    ...     "customer_id": [1, 1, 2, 3],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-03", "2024-03-01"]),
+    ...     "amount": [10.0, 20.0, 30.0, 40.0],
+    ... })
+    >>> k = custval.kpis(log, amount="amount", margin=0.4)
+    >>> k.customers, k.orders, k.revenue, k.aov, k.repeat_customer_rate, k.gross_margin
+    (3, 4, 100.0, 25.0, 0.3333333333333333, 40.0)
+    """
+    decimal = _check_money(money)
+    if margin is not None and cost is not None:
+        raise ValueError("pass either margin= (a rate) or cost= (a column), not both")
+    tx = _input.transactions(
+        data,
+        customer=customer,
+        time=time,
+        amount=amount,
+        order=order,
+        cost=cost,
+        dropna=dropna,
+    )
+    unit, tz = tx.time_unit, tx.timezone
+    customers, orders, revenue, repeat, cost_total, used_scale, _ = _native.kpis(
+        tx.native("customer"),
+        tx.native("time"),
+        tx.native("amount"),
+        tx.native("order"),
+        tx.native("cost"),
+        scale=scale,
+        start=_input.time_value(start, unit, tz, name="start", end_of_day=False),
+        end=_input.time_value(end, unit, tz, name="end"),
+    )
+    exact_revenue = Decimal(revenue).scaleb(-used_scale)
+
+    def amount_out(value: Decimal | None) -> float | Decimal | None:
+        if value is None or amount is None:
+            return None
+        return value if decimal else float(value)
+
+    def mean(total: Decimal, count: int) -> Decimal | None:
+        if not count:
+            return None
+        with localcontext(prec=80):
+            return (total / count).quantize(Decimal(1).scaleb(-used_scale - 6))
+
+    gross = None
+    if cost_total is not None:
+        gross = exact_revenue - Decimal(cost_total).scaleb(-used_scale)
+    elif margin is not None:
+        with localcontext(prec=80):
+            gross = exact_revenue * Decimal(repr(float(margin)))
+    return Kpis(
+        customers=customers,
+        orders=orders,
+        revenue=amount_out(exact_revenue),
+        aov=amount_out(mean(exact_revenue, orders)),
+        purchase_frequency=_ratio(orders, customers),
+        repeat_customer_rate=_ratio(repeat, customers),
+        spend_per_customer=amount_out(mean(exact_revenue, customers)),
+        gross_margin=amount_out(gross),
+        gross_margin_rate=(
+            float(gross) / float(exact_revenue) if gross is not None and exact_revenue else None
+        ),
+    )

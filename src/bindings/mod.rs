@@ -1,0 +1,49 @@
+//! The pyo3 module `custval._native`: extraction, one call into the core, conversion.
+use pyo3::prelude::*;
+
+mod errors;
+mod gil;
+mod input;
+mod transactions;
+
+/// Sets the size of custval's thread pool.
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    gil::set_num_threads(n)
+}
+
+/// The size of custval's thread pool.
+#[pyfunction]
+fn get_num_threads() -> PyResult<usize> {
+    gil::num_threads()
+}
+
+/// Whether this extension was compiled with optimisations.
+#[pyfunction]
+fn is_release_build() -> bool {
+    !cfg!(debug_assertions)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CustvalError", py.get_type::<errors::CustvalError>())?;
+    m.add(
+        "ColumnNotFoundError",
+        py.get_type::<errors::ColumnNotFoundError>(),
+    )?;
+    m.add("SchemaError", py.get_type::<errors::SchemaError>())?;
+    m.add("DataError", py.get_type::<errors::DataError>())?;
+    m.add(
+        "ConvergenceError",
+        py.get_type::<errors::ConvergenceError>(),
+    )?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(is_release_build, m)?)?;
+    m.add_function(wrap_pyfunction!(transactions::rfm_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(transactions::calibration_holdout, m)?)?;
+    m.add_function(wrap_pyfunction!(transactions::kpis, m)?)?;
+    Ok(())
+}

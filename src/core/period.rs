@@ -1,0 +1,203 @@
+//! Calendar periods with pandas `Period` semantics.
+//!
+//! A time value is an `i64` count of `TimeUnit`s since the Unix epoch, in local wall time.
+//! A period index is an `i64` whose differences count whole periods.
+use crate::core::error::{CoreError, Result};
+
+/// Period kind (`freq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freq {
+    Hour,
+    Day,
+    /// Weeks ending Sunday (pandas "W" = "W-SUN").
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Freq {
+    pub const ALLOWED: &'static str = "'h' (alias 'H'), 'D', 'W', 'M', 'Q', 'Y'";
+
+    pub fn parse(text: &str) -> Result<Freq> {
+        match text {
+            "h" | "H" => Ok(Freq::Hour),
+            "D" => Ok(Freq::Day),
+            "W" => Ok(Freq::Week),
+            "M" => Ok(Freq::Month),
+            "Q" => Ok(Freq::Quarter),
+            "Y" => Ok(Freq::Year),
+            other => Err(CoreError::Argument {
+                name: "freq".into(),
+                message: format!(
+                    "unknown period '{other}'; expected one of {}",
+                    Freq::ALLOWED
+                ),
+            }),
+        }
+    }
+}
+
+/// Unit of the raw time values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    Second,
+    Millisecond,
+    Microsecond,
+    Nanosecond,
+    /// date32: days since the epoch.
+    Day,
+}
+
+impl TimeUnit {
+    pub fn per_day(self) -> i64 {
+        match self {
+            TimeUnit::Second => 86_400,
+            TimeUnit::Millisecond => 86_400_000,
+            TimeUnit::Microsecond => 86_400_000_000,
+            TimeUnit::Nanosecond => 86_400_000_000_000,
+            TimeUnit::Day => 1,
+        }
+    }
+}
+
+/// Maps raw time values to period indices.
+#[derive(Clone, Copy, Debug)]
+pub struct Periodizer {
+    pub freq: Freq,
+    pub unit: TimeUnit,
+}
+
+/// Days since 1970-01-01 → (year, month 1..=12, day). Howard Hinnant's `civil_from_days`.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Periodizer {
+    pub fn new(freq: Freq, unit: TimeUnit) -> Self {
+        Periodizer { freq, unit }
+    }
+
+    #[inline]
+    pub fn period(&self, value: i64) -> i64 {
+        if self.freq == Freq::Hour {
+            return match self.unit {
+                TimeUnit::Day => value * 24,
+                unit => value.div_euclid(unit.per_day() / 24),
+            };
+        }
+        let days = value.div_euclid(self.unit.per_day());
+        match self.freq {
+            Freq::Day => days,
+            // 1970-01-01 is a Thursday; weeks run Monday..Sunday.
+            Freq::Week => (days + 3).div_euclid(7),
+            Freq::Month | Freq::Quarter | Freq::Year => {
+                let (y, m, _) = civil_from_days(days);
+                match self.freq {
+                    Freq::Month => y * 12 + (m as i64 - 1),
+                    Freq::Quarter => y * 4 + (m as i64 - 1) / 3,
+                    _ => y,
+                }
+            }
+            Freq::Hour => unreachable!("handled above"),
+        }
+    }
+
+    /// Start of period `p` as a value in this periodizer's unit (date32 for `Day`; hours are
+    /// returned in the unit too, which for `Day` units truncates to the day).
+    pub fn period_start(&self, p: i64) -> i64 {
+        let per_day = self.unit.per_day();
+        let days = match self.freq {
+            Freq::Hour => {
+                return match self.unit {
+                    TimeUnit::Day => p.div_euclid(24),
+                    unit => p * (unit.per_day() / 24),
+                }
+            }
+            Freq::Day => p,
+            Freq::Week => p * 7 - 3,
+            Freq::Month => days_from_civil(p.div_euclid(12), (p.rem_euclid(12) + 1) as u32, 1),
+            Freq::Quarter => days_from_civil(p.div_euclid(4), (p.rem_euclid(4) * 3 + 1) as u32, 1),
+            Freq::Year => days_from_civil(p, 1, 1),
+        };
+        days * per_day
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        for days in (-800_000..800_000).step_by(37) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn weeks_end_on_sunday() {
+        let p = Periodizer::new(Freq::Week, TimeUnit::Day);
+        let sunday = days_from_civil(2024, 1, 7);
+        assert_eq!(p.period(sunday), p.period(sunday - 6)); // Monday 2024-01-01
+        assert_eq!(p.period(sunday) + 1, p.period(sunday + 1));
+        assert_eq!(p.period_start(p.period(sunday)), sunday - 6);
+    }
+
+    #[test]
+    fn negative_times_floor() {
+        let p = Periodizer::new(Freq::Day, TimeUnit::Second);
+        assert_eq!(p.period(-1), -1);
+        let h = Periodizer::new(Freq::Hour, TimeUnit::Nanosecond);
+        assert_eq!(h.period(-1), -1);
+        assert_eq!(h.period(3_600_000_000_000), 1);
+    }
+
+    #[test]
+    fn months_quarters_years() {
+        let unit = TimeUnit::Day;
+        let day = days_from_civil(1997, 9, 30);
+        assert_eq!(
+            Periodizer::new(Freq::Month, unit).period(day),
+            1997 * 12 + 8
+        );
+        assert_eq!(
+            Periodizer::new(Freq::Quarter, unit).period(day),
+            1997 * 4 + 2
+        );
+        assert_eq!(Periodizer::new(Freq::Year, unit).period(day), 1997);
+        let q = Periodizer::new(Freq::Quarter, unit);
+        assert_eq!(q.period_start(q.period(day)), days_from_civil(1997, 7, 1));
+    }
+
+    #[test]
+    fn parse_rejects_unknown() {
+        assert_eq!(Freq::parse("H").unwrap(), Freq::Hour);
+        let err = Freq::parse("min").unwrap_err().to_string();
+        assert!(err.contains("'D'"), "{err}");
+    }
+}

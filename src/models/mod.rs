@@ -1,0 +1,1 @@
+//! BTYD models (in progress).
