@@ -238,9 +238,7 @@ def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
         return source
     if not dropna:
         name, count = next((n, c) for n, c in nulls.items() if c)
-        raise DataError(
-            f"column {name!r}: {count} rows are null; pass dropna=True to drop them"
-        )
+        raise DataError(f"column {name!r}: {count} rows are null; pass dropna=True to drop them")
     mask = None
     for name in columns:
         valid = pc.is_valid(table.column(name))
@@ -300,9 +298,9 @@ def time_value(
     """
     if value is None:
         return None
-    whole_day = end_of_day and (isinstance(value, dt.date) and not isinstance(value, dt.datetime)) or (
-        isinstance(value, str) and len(value.strip()) <= 10
-    )
+    is_date = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    is_date_text = isinstance(value, str) and len(value.strip()) <= 10
+    whole_day = end_of_day and (is_date or is_date_text)
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
     try:

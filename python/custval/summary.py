@@ -212,10 +212,11 @@ def calibration_holdout(
     ... })
     >>> t = custval.calibration_holdout(log, calibration_end="2024-01-07",
     ...                                 observation_end="2024-01-14")
-    >>> t[["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]]
-                 frequency_cal  recency_cal  T_cal  frequency_holdout  duration_holdout
-    customer_id
-    a                      1.0          3.0    6.0                1.0               7.0
+    >>> list(t.index)
+    ['a']
+    >>> t.loc["a"].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'frequency_cal': 1.0, 'recency_cal': 3.0, 'T_cal': 6.0, 'frequency_holdout': 1.0,
+     'duration_holdout': 7.0}
     """
     decimal = _check_money(money)
     multiplier = _check_multiplier(freq_multiplier)

@@ -123,6 +123,13 @@ fn money_column(
     scale: u32,
     decimal: bool,
 ) -> PyResult<(Field, ArrayRef)> {
+    let limit = money::pow10(38);
+    let too_large = values.iter().filter(|v| v.unsigned_abs() >= limit as u128).count();
+    if too_large > 0 {
+        return Err(super::errors::DataError::new_err(format!(
+            "column '{name}': {too_large} totals overflow 38 decimal digits"
+        )));
+    }
     if decimal {
         let array = Decimal128Array::from(values)
             .with_precision_and_scale(38, scale as i8)

@@ -36,6 +36,12 @@ pub struct Summary {
 
 /// Period of the observation end: the given time, or the last transaction.
 pub fn end_period(aggregate: &Aggregate, periodizer: &Periodizer, end: Option<i64>) -> Result<i64> {
+    if end.is_some() && aggregate.rows_used == 0 && aggregate.rows_after_end > 0 {
+        return Err(CoreError::Argument {
+            name: "observation_end".into(),
+            message: "is before the first transaction".into(),
+        });
+    }
     let end_time = end.or(aggregate.max_time).unwrap_or(0);
     let end_period = periodizer.period(end_time);
     if let Some(first) = aggregate.customers.iter().map(|c| c.first_period).min() {

@@ -1,0 +1,286 @@
+"""Every accepted input type, output mirroring, metadata and clear errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+
+import custval
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from custval import cli
+
+
+@pytest.fixture(scope="module")
+def log() -> pa.Table:
+    return custval.datasets.simulate_transactions(3_000, seed=11, output="arrow")
+
+
+@pytest.fixture(scope="module")
+def expected(log) -> pa.Table:
+    return custval.rfm_summary(log, amount="amount", output="arrow")
+
+
+def _same(result, expected: pa.Table) -> None:
+    if isinstance(result, pd.DataFrame):
+        result = pa.Table.from_pandas(result.reset_index(), preserve_index=False)
+    elif isinstance(result, pl.DataFrame):
+        result = result.to_arrow()
+    result = result.replace_schema_metadata(None).sort_by("customer_id")
+    expected = expected.replace_schema_metadata(None).sort_by("customer_id")
+    for name in ("frequency", "recency", "T", "monetary_value", "n_orders", "revenue"):
+        assert result.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    assert [str(v) for v in result.column("customer_id").to_pylist()] == [
+        str(v) for v in expected.column("customer_id").to_pylist()
+    ]
+
+
+def test_output_mirrors_input(log):
+    assert isinstance(custval.rfm_summary(log), pa.Table)
+    assert isinstance(custval.rfm_summary(log.to_pandas()), pd.DataFrame)
+    assert isinstance(custval.rfm_summary(pl.from_arrow(log)), pl.DataFrame)
+    assert isinstance(custval.rfm_summary(log, output="polars"), pl.DataFrame)
+    frame = custval.rfm_summary(log.to_pandas())
+    assert frame.index.name == "customer_id"
+    with pytest.raises(ValueError, match="output must be one of"):
+        custval.rfm_summary(log, output="excel")
+
+
+def test_arrow_metadata_carries_the_time_unit(log):
+    import json
+
+    out = custval.rfm_summary(log, freq="W", freq_multiplier=1, observation_end="2025-01-05")
+    meta = json.loads(out.schema.metadata[b"custval"])
+    assert meta["freq"] == "W"
+    assert meta["observation_end"].startswith("2025-01-05T23:59:59")
+
+
+def test_every_input_kind_agrees(log, expected, tmp_path):
+    frame = log.to_pandas()
+    inputs = {
+        "pandas": frame,
+        "polars": pl.from_arrow(log),
+        "record_batch": log.combine_chunks().to_batches()[0],
+        "reader": pa.RecordBatchReader.from_batches(log.schema, log.to_batches(max_chunksize=999)),
+        "duckdb": duckdb.from_arrow(log),
+        "dict": {name: frame[name].to_numpy() for name in frame.columns},
+    }
+    parquet = tmp_path / "log.parquet"
+    pq.write_table(log, parquet, row_group_size=log.num_rows // 4)
+    assert pq.ParquetFile(parquet).metadata.num_row_groups >= 3
+    inputs["parquet"] = parquet
+    inputs["parquet_glob"] = str(tmp_path / "*.parquet")
+    big = custval.datasets.simulate_transactions(30_000, seed=12, output="arrow")
+    csv = tmp_path / "log.csv"
+    pacsv.write_csv(big, csv)
+    assert csv.stat().st_size > 2 * (1 << 20)  # larger than pyarrow's 1 MiB CSV block
+    for data in inputs.values():
+        _same(custval.rfm_summary(data, amount="amount"), expected)
+    _same(
+        custval.rfm_summary(csv, amount="amount"),
+        custval.rfm_summary(big, amount="amount", output="arrow"),
+    )
+
+
+@pytest.mark.parametrize(
+    "id_type",
+    [pa.int8(), pa.int32(), pa.uint32(), pa.uint64(), pa.string(), pa.large_string(), "dict"],
+)
+def test_customer_id_types(id_type):
+    ids = [3, 1, 3, 2, 1]
+    if id_type in (pa.string(), pa.large_string(), "dict"):
+        ids = [f"id{i}" for i in ids]
+    array = pa.array(ids).dictionary_encode() if id_type == "dict" else pa.array(ids, id_type)
+    table = pa.table(
+        {
+            "customer_id": array,
+            "timestamp": pa.array(np.arange(5) * 86_400, pa.timestamp("s")),
+        }
+    )
+    out = custval.rfm_summary(table)
+    assert out.num_rows == 3
+    assert out.column("frequency").to_pylist() == [1.0, 1.0, 0.0]
+    assert out.column("customer_id").type == array.type
+
+
+@pytest.mark.parametrize(
+    "time_type",
+    [
+        pa.timestamp("s"),
+        pa.timestamp("ms"),
+        pa.timestamp("us"),
+        pa.timestamp("ns"),
+        pa.date32(),
+        pa.date64(),
+    ],
+)
+def test_time_types(time_type):
+    days = np.datetime64("2024-01-01") + np.array([0, 1, 1, 40]).astype("timedelta64[D]")
+    table = pa.table({"customer_id": [1, 1, 1, 1], "timestamp": pa.array(days).cast(time_type)})
+    out = custval.rfm_summary(table, freq="D")
+    assert out.column("frequency").to_pylist() == [2.0]
+    assert out.column("recency").to_pylist() == [40.0]
+    assert out.column("first_purchase").type == time_type
+
+
+def test_timezone_aware_times_use_their_own_zone():
+    # 23:30 and 00:30 local in Tokyo are different days there, the same day in UTC.
+    local = pd.to_datetime(["2024-03-01 23:30", "2024-03-02 00:30"]).tz_localize("Asia/Tokyo")
+    frame = pd.DataFrame({"customer_id": [1, 1], "timestamp": local})
+    out = custval.rfm_summary(frame)
+    assert out.loc[1, "frequency"] == 1
+    utc = frame.assign(timestamp=frame["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None))
+    assert custval.rfm_summary(utc).loc[1, "frequency"] == 0
+    assert out.loc[1, "first_purchase"] == local[0]
+
+
+def test_amount_types():
+    base = {"customer_id": [1, 1], "timestamp": pa.array([0, 86_400], pa.timestamp("s"))}
+    for amounts, expected in [
+        (pa.array([1, 2], pa.int32()), Decimal("3.00")),
+        (pa.array([2.675, 1], pa.float32()), Decimal("3.68")),
+        (pa.array([Decimal("1.5"), Decimal("2.25")], pa.decimal128(10, 2)), Decimal("3.75")),
+    ]:
+        out = custval.rfm_summary(
+            pa.table({**base, "amount": amounts}), amount="amount", money="decimal"
+        )
+        assert out.column("revenue").to_pylist() == [expected]
+
+
+def test_empty_input_gives_empty_result_with_schema():
+    table = pa.table(
+        {
+            "customer_id": pa.array([], pa.int64()),
+            "timestamp": pa.array([], pa.timestamp("s")),
+            "amount": pa.array([], pa.float64()),
+        }
+    )
+    out = custval.rfm_summary(table, amount="amount")
+    assert out.num_rows == 0
+    assert "monetary_value" in out.column_names
+    assert custval.kpis(table, amount="amount").customers == 0
+
+
+def test_missing_column_names_close_matches(log):
+    with pytest.raises(custval.ColumnNotFoundError, match="did you mean 'amount'"):
+        custval.rfm_summary(log, amount="amonut")
+    with pytest.raises(custval.ColumnNotFoundError, match="customer"):
+        custval.rfm_summary(log, customer="customer")
+
+
+def test_wrong_dtypes_raise_schema_errors():
+    base = {"timestamp": pa.array([0], pa.timestamp("s"))}
+    with pytest.raises(custval.SchemaError, match="customer ids"):
+        custval.rfm_summary(pa.table({**base, "customer_id": [1.5]}))
+    with pytest.raises(custval.SchemaError, match="'amount'.*numbers"):
+        custval.rfm_summary(
+            pa.table({**base, "customer_id": [1], "amount": [True]}), amount="amount"
+        )
+    with pytest.raises(custval.SchemaError, match="'timestamp'.*timestamps"):
+        custval.rfm_summary(pa.table({"customer_id": [1], "timestamp": [1.0]}))
+    assert issubclass(custval.SchemaError, ValueError)
+
+
+def test_nulls_raise_with_count_or_are_dropped_with_warning():
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.array([1, None, 2, None], dtype="Int64"),
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", None, "2024-01-03"]),
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    with pytest.raises(custval.DataError, match="'customer_id': 2 rows are null"):
+        custval.rfm_summary(frame, amount="amount")
+    with pytest.warns(UserWarning, match="dropped 3 rows"):
+        out = custval.rfm_summary(frame, amount="amount", dropna=True)
+    assert list(out.index) == [1]
+    assert out.attrs["custval"]["rows_dropped_null"] == 3
+
+
+def test_nan_inf_and_overflowing_amounts_raise():
+    base = {"customer_id": [1, 1, 2], "timestamp": pd.to_datetime(["2024-01-01"] * 3)}
+    # pandas reads NaN as missing: a null error; Arrow keeps NaN as a value.
+    with pytest.raises(custval.DataError, match="'amount': 1 rows are null"):
+        custval.rfm_summary(
+            pd.DataFrame({**base, "amount": [np.nan, np.inf, 1.0]}), amount="amount"
+        )
+    table = pa.table(
+        {
+            **{k: pa.array(v) for k, v in base.items()},
+            "amount": pa.array([np.nan, np.inf, 1.0], from_pandas=False),
+        }
+    )
+    with pytest.raises(custval.DataError, match=r"'amount'.*NaN.*\(2 rows\)"):
+        custval.rfm_summary(table, amount="amount")
+    with pytest.raises(custval.DataError, match="'amount'"):
+        custval.rfm_summary(pd.DataFrame({**base, "amount": [1e300, 1.0, 1.0]}), amount="amount")
+    huge = Decimal("9" * 38)
+    table = pa.table(
+        {
+            **{k: pa.array(v) for k, v in base.items()},
+            "amount": pa.array([huge] * 3, pa.decimal128(38, 0)),
+        }
+    )
+    with pytest.raises(custval.DataError, match="overflow"):
+        custval.rfm_summary(table, amount="amount")
+
+
+def test_observation_end_before_first_transaction():
+    frame = pd.DataFrame({"customer_id": [1], "timestamp": pd.to_datetime(["2024-05-01"])})
+    with pytest.raises(custval.CustvalError, match="observation_end"):
+        custval.rfm_summary(frame, observation_end="2020-01-01", freq="D")
+
+
+def test_unparseable_csv_values(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "customer_id,timestamp,amount\n1,2024-01-01,1.5\n2,2024-01-02,abc\n3,2024-01-03,2\n"
+    )
+    with pytest.raises(custval.DataError, match="'amount': 1 rows are not parseable"):
+        custval.rfm_summary(path, amount="amount")
+    path.write_text("customer_id,timestamp\n1,2024-01-01\n3,not a date\n4,2024-13-45\n")
+    with pytest.raises(custval.DataError, match="'timestamp': 2 rows are not parseable"):
+        custval.rfm_summary(path)
+
+
+def test_bad_options():
+    frame = pd.DataFrame({"customer_id": [1], "timestamp": pd.to_datetime(["2024-05-01"])})
+    with pytest.raises(custval.CustvalError, match="'D'"):
+        custval.rfm_summary(frame, freq="fortnight")
+    with pytest.raises(ValueError, match="money"):
+        custval.rfm_summary(frame, money="cents")
+
+
+def test_cli_demo_summary_and_version(tmp_path, capsys):
+    assert cli.main(["demo", "--customers", "500", "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "top 3 customers by revenue" in printed and "repeat_customer_rate" in printed
+    source = tmp_path / "log.parquet"
+    pq.write_table(custval.datasets.simulate_transactions(200, output="arrow"), source)
+    target = tmp_path / "summary.csv"
+    assert cli.main(["summary", str(source), "-o", str(target), "--amount", "amount"]) == 0
+    assert pd.read_csv(target).shape[0] == 200
+    assert cli.main(["summary", str(tmp_path / "missing.parquet"), "-o", str(target)]) == 2
+    version = subprocess.run(
+        [sys.executable, "-m", "custval", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.strip() == f"custval {custval.__version__}"
+
+
+def test_simulator_is_deterministic_and_fast_enough():
+    a = custval.datasets.simulate_transactions(2_000, seed=4, output="arrow")
+    b = custval.datasets.simulate_transactions(2_000, seed=4, output="arrow")
+    assert a.equals(b)
+    assert not a.equals(custval.datasets.simulate_transactions(2_000, seed=5, output="arrow"))
+    assert pc_unique(a) == 2_000
+
+
+def pc_unique(table: pa.Table) -> int:
+    return len(table.column("customer_id").unique())
