@@ -124,7 +124,10 @@ fn money_column(
     decimal: bool,
 ) -> PyResult<(Field, ArrayRef)> {
     let limit = money::pow10(38);
-    let too_large = values.iter().filter(|v| v.unsigned_abs() >= limit as u128).count();
+    let too_large = values
+        .iter()
+        .filter(|v| v.unsigned_abs() >= limit as u128)
+        .count();
     if too_large > 0 {
         return Err(super::errors::DataError::new_err(format!(
             "column '{name}': {too_large} totals overflow 38 decimal digits"
