@@ -293,8 +293,8 @@ def time_value(
 ) -> int | None:
     """A user-given bound as a local wall-time value in ``unit``.
 
-    A date without a time (a ``datetime.date`` or a string like "1997-09-30") means the end
-    of that day (its start when ``end_of_day`` is false).
+    A date without a time (a ``datetime.date``, a string like "1997-09-30" or a timestamp at
+    midnight) means the end of that day (its start when ``end_of_day`` is false).
     """
     if value is None:
         return None
@@ -311,6 +311,8 @@ def time_value(
         stamp = stamp.tz_convert(tz) if tz else stamp.tz_convert("UTC")
         stamp = stamp.tz_localize(None)
     nanos = stamp.as_unit("ns").value
+    # A midnight timestamp is how pandas spells a date: lifetimes keeps that whole day too.
+    whole_day = whole_day or (end_of_day and stamp == stamp.normalize())
     if whole_day:
         nanos += 86_400 * 10**9 - 1
     return nanos // _NS_PER_UNIT[unit]

@@ -296,6 +296,9 @@ pub fn calibration_holdout<'py>(
     ))
 }
 
+/// (customers, orders, revenue, repeat customers, cost, money scale, rows outside the window).
+type KpiTotals = (u64, u64, i128, u64, Option<i128>, u32, u64);
+
 /// KPI totals over [start, end]: (customers, orders, revenue, repeat customers, cost, scale,
 /// rows outside the window).
 #[pyfunction]
@@ -311,7 +314,7 @@ pub fn kpis(
     scale: u32,
     start: Option<i64>,
     end: Option<i64>,
-) -> PyResult<(u64, u64, i128, u64, Option<i128>, u32, u64)> {
+) -> PyResult<KpiTotals> {
     check_scale(scale)?;
     let transactions = Transactions::new(customer, time, amount, order, cost)?;
     let (columns, mut options) = transactions.columns(Freq::Day, scale)?;

@@ -252,6 +252,14 @@ impl Partitions {
 /// Raw output pointer shared by scatter tasks that write disjoint ranges.
 #[derive(Clone, Copy)]
 struct ScatterTarget(*mut u32);
+
+impl ScatterTarget {
+    /// # Safety
+    /// `index` must be in bounds and written by one task only.
+    unsafe fn write(self, index: usize, row: u32) {
+        unsafe { *self.0.add(index) = row };
+    }
+}
 // SAFETY: every task writes only the positions reserved for its chunk by the prefix sums.
 unsafe impl Send for ScatterTarget {}
 unsafe impl Sync for ScatterTarget {}
@@ -300,12 +308,11 @@ fn radix_partition(ids: &Ids, n: usize, bits: u32) -> Partitions {
         .zip(starts.into_par_iter())
         .enumerate()
         .for_each(|(block_index, (block, mut cursor))| {
-            let target = target;
             let base = block_index * chunk;
             for (i, &key) in block.iter().enumerate() {
                 let slot = &mut cursor[key as usize];
                 // SAFETY: `slot` walks this chunk's reserved range of partition `key`.
-                unsafe { *target.0.add(*slot) = (base + i) as u32 };
+                unsafe { target.write(*slot, (base + i) as u32) };
                 *slot += 1;
             }
         });
