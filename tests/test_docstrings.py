@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["custval.summary", "custval.datasets"]
+MODULES = ["custval.summary", "custval.datasets", "custval.metrics"]
 
 
 @pytest.mark.parametrize("name", MODULES)

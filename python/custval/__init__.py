@@ -16,6 +16,22 @@ from custval.exceptions import (
     DataError,
     SchemaError,
 )
+from custval.metrics import (
+    ClvToCac,
+    Concentration,
+    Nps,
+    cac,
+    clv_to_cac,
+    cohorts,
+    nps,
+    retention,
+    retention_cost,
+    rfm_segments,
+    segment_summary,
+    simple_clv,
+    unit_economics,
+    value_concentration,
+)
 from custval.summary import Kpis, calibration_holdout, kpis, rfm_summary
 
 if not is_release_build():
@@ -27,17 +43,31 @@ if not is_release_build():
     )
 
 __all__ = [
+    "ClvToCac",
     "ColumnNotFoundError",
+    "Concentration",
     "ConvergenceError",
     "CustvalError",
     "DataError",
     "Kpis",
+    "Nps",
     "SchemaError",
     "__version__",
+    "cac",
     "calibration_holdout",
+    "clv_to_cac",
+    "cohorts",
     "datasets",
     "get_num_threads",
     "kpis",
+    "nps",
+    "retention",
+    "retention_cost",
+    "rfm_segments",
     "rfm_summary",
+    "segment_summary",
     "set_num_threads",
+    "simple_clv",
+    "unit_economics",
+    "value_concentration",
 ]

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 mod errors;
 mod gil;
 mod input;
+mod metrics;
 mod transactions;
 
 /// Sets the size of custval's thread pool.
@@ -45,5 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transactions::rfm_summary, m)?)?;
     m.add_function(wrap_pyfunction!(transactions::calibration_holdout, m)?)?;
     m.add_function(wrap_pyfunction!(transactions::kpis, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::retention, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::cohorts, m)?)?;
     Ok(())
 }

@@ -76,6 +76,18 @@ impl Ids<'_> {
             _ => self.bytes(a) == self.bytes(b),
         }
     }
+
+    /// The customer hash of `row` (the one partitions are built from).
+    #[inline]
+    pub fn hash_row(&self, row: usize) -> u64 {
+        self.hash(&hasher(), row)
+    }
+
+    /// Whether rows `a` and `b` hold the same customer id.
+    #[inline]
+    pub fn same_row(&self, a: usize, b: usize) -> bool {
+        self.same(a, b)
+    }
 }
 
 /// Transaction amounts as they come from Arrow.
@@ -90,6 +102,12 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
+    /// The amount of `row` in minor units at `scale`; `None` when NaN, infinite or too large.
+    #[inline]
+    pub fn fixed_at(&self, row: usize, scale: u32) -> Option<i128> {
+        self.fixed(row, scale)
+    }
+
     #[inline]
     fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
         match self {
@@ -199,6 +217,41 @@ pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
         .map(|rows| aggregate_partition(columns, options, rows))
         .collect();
     merge(results, options)
+}
+
+/// Row indices grouped by customer-hash partition, for other per-customer passes: every
+/// customer's rows are in exactly one partition, in input order. Partition `p` is
+/// `rows[bounds[p]..bounds[p + 1]]`.
+pub struct RowPartitions {
+    pub rows: Vec<u32>,
+    pub bounds: Vec<usize>,
+}
+
+impl RowPartitions {
+    pub fn slices(&self) -> Vec<&[u32]> {
+        self.bounds
+            .windows(2)
+            .map(|w| &self.rows[w[0]..w[1]])
+            .collect()
+    }
+}
+
+/// Validates the columns (equal lengths, at most `u32::MAX` rows) and radix-partitions the
+/// rows by customer hash, exactly as [`aggregate`] does.
+pub fn partition_rows(columns: &Columns) -> Result<RowPartitions> {
+    let n = columns.times.len();
+    check_lengths(columns, n)?;
+    if n > u32::MAX as usize {
+        return Err(CoreError::Argument {
+            name: "data".into(),
+            message: format!("{n} rows exceed the 4,294,967,295-row limit of one call"),
+        });
+    }
+    let partitions = radix_partition(&columns.ids, n, partition_bits(n));
+    Ok(RowPartitions {
+        rows: partitions.rows,
+        bounds: partitions.bounds,
+    })
 }
 
 fn check_lengths(columns: &Columns, n: usize) -> Result<()> {
@@ -346,6 +399,8 @@ fn stream_partition(
     let split = options.split.unwrap_or(i64::MAX);
     let mut table: HashTable<u32> = HashTable::new();
     let mut hashes: Vec<u64> = Vec::new();
+    // Integer ids are compared against a local copy: no cache miss into the id column.
+    let mut int_keys: Vec<i64> = Vec::new();
     let mut seen_orders: HashSet<(u32, i64), FixedState> = HashSet::with_hasher(hasher());
     let mut out = PartitionResult::default();
     for row in rows {
@@ -385,14 +440,21 @@ fn stream_partition(
         let period = options.periodizer.period(time);
         let hash = ids.hash(&state, r);
         let customers = &mut out.customers;
-        let index = match table.find(hash, |&i| {
-            ids.same(customers[i as usize].first_row as usize, r)
-        }) {
+        let found = match ids {
+            Ids::Int(values) => table.find(hash, |&i| int_keys[i as usize] == values[r]),
+            _ => table.find(hash, |&i| {
+                ids.same(customers[i as usize].first_row as usize, r)
+            }),
+        };
+        let index = match found {
             Some(&i) => i,
             None => {
                 let i = customers.len() as u32;
                 table.insert_unique(hash, i, |&j| hashes[j as usize]);
                 hashes.push(hash);
+                if let Ids::Int(values) = ids {
+                    int_keys.push(values[r]);
+                }
                 customers.push(Customer {
                     first_row: row,
                     min_row: row,

@@ -98,28 +98,44 @@ impl Periodizer {
         Periodizer { freq, unit }
     }
 
+    /// Whole days since the epoch; constant divisors so the compiler avoids a division.
+    #[inline]
+    fn days(&self, value: i64) -> i64 {
+        match self.unit {
+            TimeUnit::Second => value.div_euclid(86_400),
+            TimeUnit::Millisecond => value.div_euclid(86_400_000),
+            TimeUnit::Microsecond => value.div_euclid(86_400_000_000),
+            TimeUnit::Nanosecond => value.div_euclid(86_400_000_000_000),
+            TimeUnit::Day => value,
+        }
+    }
+
+    #[inline]
+    fn hours(&self, value: i64) -> i64 {
+        match self.unit {
+            TimeUnit::Second => value.div_euclid(3_600),
+            TimeUnit::Millisecond => value.div_euclid(3_600_000),
+            TimeUnit::Microsecond => value.div_euclid(3_600_000_000),
+            TimeUnit::Nanosecond => value.div_euclid(3_600_000_000_000),
+            TimeUnit::Day => value * 24,
+        }
+    }
+
     #[inline]
     pub fn period(&self, value: i64) -> i64 {
-        if self.freq == Freq::Hour {
-            return match self.unit {
-                TimeUnit::Day => value * 24,
-                unit => value.div_euclid(unit.per_day() / 24),
-            };
-        }
-        let days = value.div_euclid(self.unit.per_day());
         match self.freq {
-            Freq::Day => days,
+            Freq::Hour => self.hours(value),
+            Freq::Day => self.days(value),
             // 1970-01-01 is a Thursday; weeks run Monday..Sunday.
-            Freq::Week => (days + 3).div_euclid(7),
+            Freq::Week => (self.days(value) + 3).div_euclid(7),
             Freq::Month | Freq::Quarter | Freq::Year => {
-                let (y, m, _) = civil_from_days(days);
+                let (y, m, _) = civil_from_days(self.days(value));
                 match self.freq {
                     Freq::Month => y * 12 + (m as i64 - 1),
                     Freq::Quarter => y * 4 + (m as i64 - 1) / 3,
                     _ => y,
                 }
             }
-            Freq::Hour => unreachable!("handled above"),
         }
     }
 

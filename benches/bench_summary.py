@@ -1,0 +1,231 @@
+"""Per-customer RFM summary: custval vs lifetimes, pandas, polars and duckdb on the same data.
+
+Run: python benches/bench_summary.py [--rows 1000000 10000000] [--skip-lifetimes]
+
+Every tool computes the same daily summary (frequency, recency, T, monetary_value) from a log
+already in memory; the script checks they agree, then prints seconds, ratios to custval and
+the peak memory each call added beyond the input (Linux VmHWM, reset before each call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import warnings
+
+import custval
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+END = pd.Timestamp("2024-12-31")
+
+
+def make_log(rows: int, customers: int, seed: int = 0) -> pa.Table:
+    """``rows`` transactions of ``customers`` sparse int64 ids over two years, time-sorted,
+    with several orders on the same day for some customers."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(2**40, size=customers, replace=False).astype(np.int64)
+    weights = rng.gamma(0.8, 1.0, size=customers)
+    owner = rng.choice(customers, size=rows, p=weights / weights.sum())
+    day = rng.integers(0, 731, size=rows)
+    same_day = rng.random(rows) < 0.15  # repeat the previous row's customer and day
+    same_day[0] = False
+    index = np.arange(rows)
+    source = np.maximum.accumulate(np.where(same_day, 0, index))
+    owner, day = owner[source], day[source]
+    seconds = day * 86_400 + rng.integers(0, 86_400, size=rows)
+    order = np.argsort(seconds, kind="stable")
+    stamps = np.datetime64("2023-01-01", "ns") + (seconds[order] * 10**9).astype("timedelta64[ns]")
+    return pa.table(
+        {
+            "customer_id": ids[owner[order]],
+            "timestamp": stamps,
+            "amount": np.round(rng.gamma(2.0, 20.0, size=rows), 2),
+        }
+    )
+
+
+def run_custval(table: pa.Table) -> pd.DataFrame:
+    out = custval.rfm_summary(table, amount="amount", observation_end=END, output="arrow")
+    return out
+
+
+def run_pandas(frame: pd.DataFrame) -> pd.DataFrame:
+    day = frame["timestamp"].dt.floor("D")
+    daily = (
+        frame.assign(day=day).groupby(["customer_id", "day"], sort=True)["amount"].sum()
+    ).reset_index()
+    by = daily.groupby("customer_id", sort=False)
+    first, last, n = by["day"].min(), by["day"].max(), by.size()
+    repeat = by["amount"].sum() - by["amount"].first()
+    out = pd.DataFrame({"frequency": n - 1})
+    out["recency"] = (last - first).dt.days
+    out["T"] = (END - first).dt.days
+    out["monetary_value"] = (repeat / (n - 1)).where(n > 1, 0.0)
+    return out
+
+
+def run_polars(table: pa.Table):
+    import polars as pl
+
+    daily = (
+        pl.from_arrow(table)
+        .lazy()
+        .with_columns(pl.col("timestamp").dt.truncate("1d").alias("day"))
+        .group_by(["customer_id", "day"])
+        .agg(pl.col("amount").sum())
+        .sort(["customer_id", "day"])
+        .group_by("customer_id")
+        .agg(
+            (pl.len() - 1).alias("frequency"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("recency"),
+            (pl.lit(END) - pl.col("day").min()).dt.total_days().alias("T"),
+            ((pl.col("amount").sum() - pl.col("amount").first()) / (pl.len() - 1)).alias("mv"),
+        )
+        .with_columns(
+            pl.when(pl.col("frequency") > 0)
+            .then(pl.col("mv"))
+            .otherwise(0.0)
+            .alias("monetary_value")
+        )
+    )
+    return daily.collect()
+
+
+def run_duckdb(table: pa.Table):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("log", table)
+    return con.execute(
+        f"""
+        WITH daily AS (
+            SELECT customer_id, date_trunc('day', timestamp) AS day, sum(amount) AS amount
+            FROM log GROUP BY ALL
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS k FROM daily
+        )
+        SELECT customer_id, count(*) - 1 AS frequency,
+               date_diff('day', min(day), max(day)) AS recency,
+               date_diff('day', min(day), TIMESTAMP '{END}') AS T,
+               coalesce(sum(amount) FILTER (WHERE k > 1) / nullif(count(*) - 1, 0), 0)
+                   AS monetary_value
+        FROM ranked GROUP BY customer_id
+        """
+    ).to_arrow_table()
+
+
+def run_lifetimes(frame: pd.DataFrame) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        return summary_data_from_transaction_data(
+            frame,
+            "customer_id",
+            "timestamp",
+            monetary_value_col="amount",
+            observation_period_end=END,
+            freq="D",
+        )
+
+
+def _peak_reset() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _rss(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def timed(fn, data, repeat: int):
+    best, result, peak = float("inf"), None, 0
+    for _ in range(repeat):
+        gc.collect()
+        try:
+            _peak_reset()
+        except OSError:
+            pass
+        before = _rss("VmRSS")
+        start = time.perf_counter()
+        result = fn(data)
+        best = min(best, time.perf_counter() - start)
+        peak = max(peak, _rss("VmHWM") - before)
+    return best, result, peak
+
+
+def as_frame(result) -> pd.DataFrame:
+    if isinstance(result, pd.DataFrame):
+        frame = result
+        if "customer_id" in frame.columns:
+            frame = frame.set_index("customer_id")
+    elif hasattr(result, "to_pandas"):
+        frame = result.to_pandas().set_index("customer_id")
+    else:
+        frame = result
+    return frame[["frequency", "recency", "T", "monetary_value"]].astype(float).sort_index()
+
+
+def bench(rows: int, customers: int, skip_lifetimes: bool, repeat: int) -> None:
+    table = make_log(rows, customers)
+    frame = table.to_pandas()
+    input_bytes = table.nbytes
+    print(
+        f"\n{rows:,} rows, {customers:,} customers (input {input_bytes / 2**20:.0f} MiB), "
+        f"{custval.get_num_threads()} threads"
+    )
+    tools = [
+        ("custval (arrow in)", run_custval, table),
+        (
+            "custval (pandas in)",
+            lambda f: custval.rfm_summary(f, amount="amount", observation_end=END),
+            frame,
+        ),
+        (
+            "custval (string ids)",
+            run_custval,
+            table.set_column(0, "customer_id", table.column("customer_id").cast(pa.string())),
+        ),
+        ("duckdb", run_duckdb, table),
+        ("polars", run_polars, table),
+        ("pandas", run_pandas, frame),
+    ]
+    if not skip_lifetimes:
+        tools.append(("lifetimes", run_lifetimes, frame))
+    results = {}
+    for name, fn, data in tools:
+        seconds, result, peak = timed(fn, data, 1 if name == "lifetimes" else repeat)
+        results[name] = (seconds, result, peak)
+    reference = as_frame(results["custval (arrow in)"][1])
+    base = results["custval (arrow in)"][0]
+    print(f"{'tool':<22}{'seconds':>9}{'× custval':>11}{'peak MiB':>10}  agrees")
+    for name, (seconds, result, peak) in results.items():
+        other = as_frame(result)
+        if name == "custval (string ids)":
+            other.index = other.index.astype(np.int64)
+            other = other.sort_index()
+        agrees = other.shape == reference.shape and np.allclose(
+            other.to_numpy(), reference.to_numpy(), rtol=1e-9, atol=1e-6
+        )
+        print(f"{name:<22}{seconds:>9.3f}{seconds / base:>11.1f}{peak / 2**20:>10.0f}  {agrees}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--skip-lifetimes", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    for rows in args.rows:
+        bench(rows, rows // 10, args.skip_lifetimes, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

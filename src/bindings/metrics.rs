@@ -1,0 +1,277 @@
+//! Bindings for the customer-base metrics: retention (growth accounting) and cohorts.
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use pyo3::prelude::*;
+use pyo3_arrow::{PyArray, PyRecordBatch};
+
+use super::errors::CustvalError;
+use super::gil;
+use super::input::{self, NamedArray};
+use crate::core::activity;
+use crate::core::aggregate::{Columns, Options};
+use crate::core::cohorts::{self as core_cohorts, CohortValue};
+use crate::core::money;
+use crate::core::period::{Freq, Periodizer};
+use crate::core::retention as core_retention;
+use crate::core::summary::{mean_minor, MEAN_EXTRA_SCALE};
+
+type Named = (String, PyArray);
+
+/// The validated columns of one call.
+struct Log {
+    customer: NamedArray,
+    time: NamedArray,
+    amount: Option<NamedArray>,
+    order: Option<NamedArray>,
+}
+
+impl Log {
+    fn new(
+        customer: Named,
+        time: Named,
+        amount: Option<Named>,
+        order: Option<Named>,
+    ) -> PyResult<Self> {
+        let named = |(name, array): Named| NamedArray::new(name, array);
+        Ok(Log {
+            customer: named(customer)?,
+            time: named(time)?,
+            amount: amount.map(named).transpose()?,
+            order: order.map(named).transpose()?,
+        })
+    }
+
+    fn columns(&self, freq: Freq, scale: u32) -> PyResult<(Columns<'_>, Options)> {
+        if scale > 18 {
+            return Err(CustvalError::new_err(format!(
+                "scale must be between 0 and 18, got {scale}"
+            )));
+        }
+        let (times, unit) = input::times(&self.time)?;
+        let amounts = self
+            .amount
+            .as_ref()
+            .map(|a| input::amounts(a, scale))
+            .transpose()?;
+        let columns = Columns {
+            ids: input::ids(&self.customer)?,
+            times,
+            amounts: amounts.map(|(a, _)| a),
+            orders: self.order.as_ref().map(input::order_codes).transpose()?,
+            costs: None,
+        };
+        let options = Options {
+            periodizer: Periodizer::new(freq, unit),
+            scale: amounts.map_or(scale, |(_, s)| s),
+            start: None,
+            end: None,
+            split: None,
+            amount_name: self
+                .amount
+                .as_ref()
+                .map_or_else(String::new, |a| a.name.clone()),
+            cost_name: String::new(),
+        };
+        Ok((columns, options))
+    }
+}
+
+fn arrow_error(err: ArrowError) -> PyErr {
+    CustvalError::new_err(format!("building the result failed: {err}"))
+}
+
+fn int_column(name: &str, values: impl IntoIterator<Item = i64>) -> (Field, ArrayRef) {
+    (
+        Field::new(name, DataType::Int64, false),
+        Arc::new(Int64Array::from_iter_values(values)),
+    )
+}
+
+fn ratio_column(name: &str, values: Vec<Option<f64>>) -> (Field, ArrayRef) {
+    (
+        Field::new(name, DataType::Float64, true),
+        Arc::new(Float64Array::from(values)),
+    )
+}
+
+/// Money in minor units at `scale`, as decimal128(38, scale) or float64; `None` is null.
+fn money_column(
+    name: &str,
+    values: Vec<Option<i128>>,
+    scale: u32,
+    decimal: bool,
+) -> PyResult<(Field, ArrayRef)> {
+    let nullable = values.iter().any(Option::is_none);
+    let array: ArrayRef = if decimal {
+        Arc::new(
+            Decimal128Array::from(values)
+                .with_precision_and_scale(38, scale as i8)
+                .map_err(arrow_error)?,
+        )
+    } else {
+        Arc::new(Float64Array::from(
+            values
+                .into_iter()
+                .map(|v| v.map(|v| money::to_f64(v, scale)))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    Ok((Field::new(name, array.data_type().clone(), nullable), array))
+}
+
+fn batch(py: Python<'_>, columns: Vec<(Field, ArrayRef)>) -> PyResult<Bound<'_, PyAny>> {
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(arrow_error)?;
+    PyRecordBatch::new(batch).into_pyarrow(py)
+}
+
+/// Growth accounting per period: one row per calendar period from the first to the last
+/// purchase; `period` is the period's start in the time column's unit.
+#[pyfunction]
+#[pyo3(signature = (customer, time, amount, order, *, freq, scale, active_window, decimal))]
+#[allow(clippy::too_many_arguments)]
+pub fn retention<'py>(
+    py: Python<'py>,
+    customer: Named,
+    time: Named,
+    amount: Option<Named>,
+    order: Option<Named>,
+    freq: &str,
+    scale: u32,
+    active_window: u32,
+    decimal: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let freq = Freq::parse(freq)?;
+    let log = Log::new(customer, time, amount, order)?;
+    let (columns, options) = log.columns(freq, scale)?;
+    let table = gil::run(py, || {
+        let activity = activity::activity(&columns, &options)?;
+        core_retention::retention(&activity, active_window)
+    })?;
+    let n = table.len();
+    let periodizer = options.periodizer;
+    let mut out = vec![
+        int_column(
+            "period",
+            (0..n).map(|i| periodizer.period_start(table.first_period + i as i64)),
+        ),
+        (
+            Field::new("partial", DataType::Boolean, false),
+            Arc::new(BooleanArray::from(
+                (0..n).map(|i| i == 0 || i + 1 == n).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        int_column("active", table.active.iter().copied()),
+        int_column("new", table.new.iter().copied()),
+        int_column("retained", table.retained.iter().copied()),
+        int_column("resurrected", table.resurrected.iter().copied()),
+        int_column("churned", table.churned.iter().copied()),
+        ratio_column("retention_rate", table.retention_rate()),
+        ratio_column("churn_rate", table.churn_rate()),
+        ratio_column("quick_ratio", table.quick_ratio()),
+    ];
+    if columns.amounts.is_some() {
+        let scale = options.scale;
+        let money = [
+            ("revenue", &table.revenue),
+            ("new_revenue", &table.new_revenue),
+            ("resurrected_revenue", &table.resurrected_revenue),
+            ("retained_revenue", &table.retained_revenue),
+            ("expansion_revenue", &table.expansion_revenue),
+            ("contraction_revenue", &table.contraction_revenue),
+            ("churned_revenue", &table.churned_revenue),
+        ];
+        for (name, values) in money {
+            let values = values.iter().map(|&v| Some(v)).collect();
+            out.push(money_column(name, values, scale, decimal)?);
+        }
+        out.push(ratio_column(
+            "net_revenue_retention",
+            table.net_revenue_retention(),
+        ));
+        out.push(ratio_column(
+            "revenue_quick_ratio",
+            table.revenue_quick_ratio(),
+        ));
+    }
+    batch(py, out)
+}
+
+/// Cohort matrix: columns `cohort` (period start), `cohort_size` and "0", "1", … (periods
+/// since acquisition); cells not yet observable are null.
+#[pyfunction]
+#[pyo3(signature = (customer, time, amount, order, *, freq, scale, value, normalize, decimal))]
+#[allow(clippy::too_many_arguments)]
+pub fn cohorts<'py>(
+    py: Python<'py>,
+    customer: Named,
+    time: Named,
+    amount: Option<Named>,
+    order: Option<Named>,
+    freq: &str,
+    scale: u32,
+    value: &str,
+    normalize: bool,
+    decimal: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let freq = Freq::parse(freq)?;
+    let kind = CohortValue::parse(value)?;
+    let cumulative = value == "cumulative_revenue_per_customer";
+    let log = Log::new(customer, time, amount, order)?;
+    if kind == CohortValue::Revenue && log.amount.is_none() {
+        return Err(CustvalError::new_err(format!(
+            "value='{value}' needs an amount column (amount=...)"
+        )));
+    }
+    let (columns, options) = log.columns(freq, scale)?;
+    let table = gil::run(py, || {
+        let activity = activity::activity(&columns, &options)?;
+        core_cohorts::cohorts(&activity, kind)
+    })?;
+    let periodizer = options.periodizer;
+    let mut out = vec![
+        int_column(
+            "cohort",
+            table.periods.iter().map(|&p| periodizer.period_start(p)),
+        ),
+        int_column("cohort_size", table.sizes.iter().map(|&s| s as i64)),
+    ];
+    let rows = table.periods.len();
+    let mut running = vec![0i128; rows];
+    for k in 0..table.width {
+        let name = k.to_string();
+        let cell = |i: usize| (k < table.observable[i]).then(|| table.row(i)[k]);
+        let column = match kind {
+            CohortValue::Active if normalize => ratio_column(
+                &name,
+                (0..rows)
+                    .map(|i| cell(i).map(|v| v as f64 / table.sizes[i] as f64))
+                    .collect(),
+            ),
+            CohortValue::Active | CohortValue::Orders => (
+                Field::new(&name, DataType::Int64, true),
+                Arc::new(Int64Array::from(
+                    (0..rows)
+                        .map(|i| cell(i).map(|v| v as i64))
+                        .collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
+            CohortValue::Revenue if cumulative => {
+                let values = (0..rows)
+                    .map(|i| {
+                        running[i] += table.row(i)[k];
+                        (k < table.observable[i]).then(|| mean_minor(running[i], table.sizes[i]))
+                    })
+                    .collect();
+                money_column(&name, values, options.scale + MEAN_EXTRA_SCALE, decimal)?
+            }
+            CohortValue::Revenue => {
+                money_column(&name, (0..rows).map(cell).collect(), options.scale, decimal)?
+            }
+        };
+        out.push(column);
+    }
+    batch(py, out)
+}

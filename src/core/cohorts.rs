@@ -1,0 +1,119 @@
+//! Acquisition cohorts × periods since acquisition (DESIGN.md §4, "Cohorts").
+//!
+//! cohort = period of the first purchase; cell (c, k) sums, over the customers of cohort c,
+//! their activity in period c + k. Cells with c + k after the last period are not observable.
+use rayon::prelude::*;
+
+use crate::core::activity::Activity;
+use crate::core::error::{CoreError, Result};
+
+/// Most periods a cohort matrix may span (the matrix is periods × periods).
+pub const MAX_PERIODS: i64 = 2_000;
+
+/// What a cell holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CohortValue {
+    /// Customers with a purchase in the period.
+    Active,
+    /// Revenue in minor units.
+    Revenue,
+    /// Orders.
+    Orders,
+}
+
+impl CohortValue {
+    pub const ALLOWED: &'static str =
+        "'active', 'revenue', 'orders', 'cumulative_revenue_per_customer'";
+
+    /// Parses a `value=` option; `cumulative_revenue_per_customer` is built on `Revenue`.
+    pub fn parse(text: &str) -> Result<CohortValue> {
+        match text {
+            "active" => Ok(CohortValue::Active),
+            "revenue" | "cumulative_revenue_per_customer" => Ok(CohortValue::Revenue),
+            "orders" => Ok(CohortValue::Orders),
+            other => Err(CoreError::Argument {
+                name: "value".into(),
+                message: format!("unknown value '{other}'; expected one of {}", Self::ALLOWED),
+            }),
+        }
+    }
+}
+
+/// Non-empty cohorts in period order. Row `i` is cohort `periods[i]`; its cells are
+/// `cells[i * width..(i + 1) * width]`, of which the first `observable[i]` are observable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cohorts {
+    pub periods: Vec<i64>,
+    pub sizes: Vec<u64>,
+    pub observable: Vec<usize>,
+    pub width: usize,
+    pub cells: Vec<i128>,
+}
+
+impl Cohorts {
+    pub fn row(&self, i: usize) -> &[i128] {
+        &self.cells[i * self.width..(i + 1) * self.width]
+    }
+}
+
+pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {
+    let (Some(lo), Some(hi)) = (activity.min_period, activity.max_period) else {
+        return Ok(Cohorts::default());
+    };
+    if hi - lo >= MAX_PERIODS {
+        return Err(CoreError::Argument {
+            name: "freq".into(),
+            message: format!(
+                "the data span {} periods, more than the {MAX_PERIODS} a cohort matrix allows; \
+                 use a coarser freq",
+                hi - lo + 1
+            ),
+        });
+    }
+    let n = (hi - lo + 1) as usize;
+    let groups = rayon::current_num_threads().max(1);
+    let min_len = activity.parts.len().div_ceil(groups).max(1);
+    let empty = || (vec![0u64; n], vec![0i128; n * n]);
+    let (sizes, cells) = activity
+        .parts
+        .par_iter()
+        .with_min_len(min_len)
+        .fold(empty, |(mut sizes, mut cells), part| {
+            for p in part.iter() {
+                let Some(&first) = p.periods.first() else {
+                    continue;
+                };
+                let c = (first - lo) as usize;
+                sizes[c] += 1;
+                let row = &mut cells[c * n..(c + 1) * n];
+                for k in 0..p.periods.len() {
+                    let cell = &mut row[(p.periods[k] - first) as usize];
+                    *cell += match value {
+                        CohortValue::Active => 1,
+                        CohortValue::Revenue => p.revenue[k],
+                        CohortValue::Orders => i128::from(p.orders[k]),
+                    };
+                }
+            }
+            (sizes, cells)
+        })
+        .reduce(empty, |(mut s1, mut c1), (s2, c2)| {
+            s1.iter_mut().zip(&s2).for_each(|(a, &b)| *a += b);
+            c1.iter_mut().zip(&c2).for_each(|(a, &b)| *a += b);
+            (s1, c1)
+        });
+    let mut out = Cohorts {
+        width: n,
+        ..Cohorts::default()
+    };
+    for (c, &size) in sizes.iter().enumerate() {
+        if size == 0 {
+            continue;
+        }
+        out.periods.push(lo + c as i64);
+        out.sizes.push(size);
+        out.observable.push(n - c);
+        out.cells.extend_from_slice(&cells[c * n..(c + 1) * n]);
+    }
+    Ok(out)
+}

@@ -1,0 +1,157 @@
+//! The aggregation kernel: order independence, thread independence, id kinds, money rules.
+use custval::core::aggregate::{aggregate, Aggregate, Amounts, Columns, Ids, Options};
+use custval::core::period::{Freq, Periodizer, TimeUnit};
+use custval::core::summary;
+
+const DAY: i64 = 86_400;
+
+fn options(freq: Freq) -> Options {
+    Options {
+        periodizer: Periodizer::new(freq, TimeUnit::Second),
+        scale: 2,
+        start: None,
+        end: None,
+        split: None,
+        amount_name: "amount".into(),
+        cost_name: "cost".into(),
+    }
+}
+
+/// A pseudo-random log large enough for many partitions.
+fn log(rows: usize) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
+    let mut state: u64 = 42;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut ids = Vec::with_capacity(rows);
+    let mut times = Vec::with_capacity(rows);
+    let mut amounts = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        ids.push((next() % 20_000) as i64 * 7_919);
+        times.push((next() % (700 * DAY as u64)) as i64);
+        amounts.push((next() % 100_000) as f64 / 100.0);
+    }
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.sort_by_key(|&i| times[i]);
+    (
+        order.iter().map(|&i| ids[i]).collect(),
+        order.iter().map(|&i| times[i]).collect(),
+        order.iter().map(|&i| amounts[i]).collect(),
+    )
+}
+
+fn run(ids: Ids, times: &[i64], amounts: &[f64], freq: Freq) -> Aggregate {
+    let columns = Columns {
+        ids,
+        times,
+        amounts: Some(Amounts::F64(amounts)),
+        orders: None,
+        costs: None,
+    };
+    aggregate(&columns, &options(freq)).expect("aggregates")
+}
+
+/// Customer states keyed by id, independent of output order.
+fn by_id(result: &Aggregate, ids: &[i64]) -> Vec<(i64, i64, i64, u32, i128, i128)> {
+    let mut rows: Vec<_> = result
+        .customers
+        .iter()
+        .map(|c| {
+            (
+                ids[c.first_row as usize],
+                c.first_period,
+                c.last_period,
+                c.periods,
+                c.revenue,
+                c.first_period_revenue,
+            )
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+#[test]
+fn unsorted_input_gives_the_same_customers() {
+    let (ids, times, amounts) = log(300_000);
+    let sorted = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
+    let reversed: (Vec<i64>, Vec<i64>, Vec<f64>) = (
+        ids.iter().rev().copied().collect(),
+        times.iter().rev().copied().collect(),
+        amounts.iter().rev().copied().collect(),
+    );
+    let shuffled = run(Ids::Int(&reversed.0), &reversed.1, &reversed.2, Freq::Day);
+    assert_eq!(sorted.customers.len(), 20_000);
+    assert_eq!(by_id(&sorted, &ids), by_id(&shuffled, &reversed.0));
+}
+
+#[test]
+fn thread_count_does_not_change_results() {
+    let (ids, times, amounts) = log(200_000);
+    let results: Vec<Aggregate> = [1, 2, 3]
+        .iter()
+        .map(|&threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| run(Ids::Int(&ids), &times, &amounts, Freq::Week))
+        })
+        .collect();
+    assert_eq!(results[0].customers, results[1].customers);
+    assert_eq!(results[0].customers, results[2].customers);
+}
+
+#[test]
+fn string_ids_match_integer_ids() {
+    let (ids, times, amounts) = log(50_000);
+    let mut values = Vec::new();
+    let mut offsets = vec![0i32];
+    for id in &ids {
+        values.extend_from_slice(format!("customer-{id}").as_bytes());
+        offsets.push(values.len() as i32);
+    }
+    let ints = run(Ids::Int(&ids), &times, &amounts, Freq::Month);
+    let strings = run(
+        Ids::Str {
+            offsets: &offsets,
+            values: &values,
+        },
+        &times,
+        &amounts,
+        Freq::Month,
+    );
+    assert_eq!(ints.customers, strings.customers);
+}
+
+#[test]
+fn revenue_is_exact_and_sums_to_the_ledger() {
+    let ids = vec![1i64; 10];
+    let times: Vec<i64> = (0..10).map(|d| d * DAY).collect();
+    let amounts = vec![0.1f64; 10];
+    let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
+    assert_eq!(result.customers[0].revenue, 100);
+    let end = summary::end_period(&result, &options(Freq::Day).periodizer, None).unwrap();
+    let table = summary::rfm_summary(&result, end, 1.0, false);
+    assert_eq!(table.frequency, vec![9.0]);
+    assert_eq!(table.monetary_value, vec![10 * 1_000_000]);
+}
+
+#[test]
+fn bad_amounts_are_counted() {
+    let ids = vec![1i64, 2, 3];
+    let times = vec![0i64, 1, 2];
+    let amounts = vec![f64::NAN, 1.0, f64::INFINITY];
+    let columns = Columns {
+        ids: Ids::Int(&ids),
+        times: &times,
+        amounts: Some(Amounts::F64(&amounts)),
+        orders: None,
+        costs: None,
+    };
+    let err = aggregate(&columns, &options(Freq::Day)).unwrap_err();
+    assert!(err.to_string().contains("(2 rows)"), "{err}");
+}

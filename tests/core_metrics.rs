@@ -1,0 +1,245 @@
+//! Retention and cohorts of the core against brute-force definitions (DESIGN.md §4).
+use std::collections::{BTreeMap, BTreeSet};
+
+use custval::core::activity::activity;
+use custval::core::aggregate::{Amounts, Columns, Ids, Options};
+use custval::core::cohorts::{cohorts, CohortValue};
+use custval::core::period::{Freq, Periodizer, TimeUnit};
+use custval::core::retention::{retention, Retention};
+
+struct Log {
+    ids: Vec<i64>,
+    days: Vec<i64>,
+    cents: Vec<i64>,
+}
+
+fn random_log(seed: u64, rows: usize, customers: i64, days: i64) -> Log {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut log = Log {
+        ids: vec![],
+        days: vec![],
+        cents: vec![],
+    };
+    for _ in 0..rows {
+        log.ids.push((next() % customers as u64) as i64);
+        log.days.push((next() % days as u64) as i64);
+        log.cents.push((next() % 5000) as i64 - 500);
+    }
+    log
+}
+
+fn options(freq: Freq) -> Options {
+    Options {
+        periodizer: Periodizer::new(freq, TimeUnit::Day),
+        scale: 0,
+        start: None,
+        end: None,
+        split: None,
+        amount_name: "amount".into(),
+        cost_name: String::new(),
+    }
+}
+
+fn columns(log: &Log) -> Columns<'_> {
+    Columns {
+        ids: Ids::Int(&log.ids),
+        times: &log.days,
+        amounts: Some(Amounts::Int(&log.cents)),
+        orders: None,
+        costs: None,
+    }
+}
+
+/// customer → period → revenue.
+fn by_customer(log: &Log, freq: Freq) -> BTreeMap<i64, BTreeMap<i64, i128>> {
+    let periodizer = Periodizer::new(freq, TimeUnit::Day);
+    let mut out: BTreeMap<i64, BTreeMap<i64, i128>> = BTreeMap::new();
+    for i in 0..log.ids.len() {
+        *out.entry(log.ids[i])
+            .or_default()
+            .entry(periodizer.period(log.days[i]))
+            .or_default() += i128::from(log.cents[i]);
+    }
+    out
+}
+
+fn brute_retention(log: &Log, freq: Freq, window: i64) -> Retention {
+    let data = by_customer(log, freq);
+    let lo = data.values().flat_map(|m| m.keys()).copied().min().unwrap();
+    let hi = data.values().flat_map(|m| m.keys()).copied().max().unwrap();
+    let n = (hi - lo + 1) as usize;
+    let mut r = Retention {
+        first_period: lo,
+        active: vec![0; n],
+        new: vec![0; n],
+        retained: vec![0; n],
+        resurrected: vec![0; n],
+        churned: vec![0; n],
+        revenue: vec![0; n],
+        new_revenue: vec![0; n],
+        resurrected_revenue: vec![0; n],
+        retained_revenue: vec![0; n],
+        expansion_revenue: vec![0; n],
+        contraction_revenue: vec![0; n],
+        churned_revenue: vec![0; n],
+    };
+    for periods in data.values() {
+        let first = *periods.keys().next().unwrap();
+        let active = |p: i64| periods.range(p - window + 1..=p).next().is_some();
+        let rev = |p: i64| periods.get(&p).copied().unwrap_or(0);
+        for p in lo..=hi {
+            let i = (p - lo) as usize;
+            let (now, before) = (active(p), active(p - 1));
+            r.revenue[i] += rev(p);
+            if now {
+                r.active[i] += 1;
+            }
+            if now && p == first {
+                r.new[i] += 1;
+                r.new_revenue[i] += rev(p);
+            } else if now && before {
+                r.retained[i] += 1;
+                r.retained_revenue[i] += rev(p);
+                let delta = rev(p) - rev(p - 1);
+                r.expansion_revenue[i] += delta.max(0);
+                r.contraction_revenue[i] += (-delta).max(0);
+            } else if now {
+                r.resurrected[i] += 1;
+                r.resurrected_revenue[i] += rev(p);
+            } else if before {
+                r.churned[i] += 1;
+                r.churned_revenue[i] += rev(p - 1);
+            }
+        }
+    }
+    r
+}
+
+#[test]
+fn retention_matches_definitions() {
+    for (seed, freq, window) in [
+        (1, Freq::Month, 1),
+        (2, Freq::Week, 1),
+        (3, Freq::Day, 1),
+        (4, Freq::Month, 2),
+        (5, Freq::Quarter, 3),
+        (6, Freq::Year, 1),
+        (7, Freq::Week, 4),
+    ] {
+        let log = random_log(seed, 3_000, 200, 900);
+        let act = activity(&columns(&log), &options(freq)).unwrap();
+        let got = retention(&act, window as u32).unwrap();
+        let want = brute_retention(&log, freq, window);
+        assert_eq!(got, want, "seed {seed} {freq:?} window {window}");
+        for i in 0..got.len() {
+            let previous = got.previous_revenue(i);
+            assert_eq!(
+                got.revenue[i],
+                previous
+                    + got.new_revenue[i]
+                    + got.resurrected_revenue[i]
+                    + got.expansion_revenue[i]
+                    - got.contraction_revenue[i]
+                    - got.churned_revenue[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn retention_is_thread_count_independent() {
+    let log = random_log(11, 200_000, 20_000, 700);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let act = activity(&columns(&log), &options(Freq::Week)).unwrap();
+            (
+                retention(&act, 1).unwrap(),
+                cohorts(&act, CohortValue::Revenue).unwrap(),
+            )
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn cohorts_match_definitions() {
+    let log = random_log(21, 5_000, 300, 400);
+    let freq = Freq::Month;
+    let data = by_customer(&log, freq);
+    let hi = data.values().flat_map(|m| m.keys()).copied().max().unwrap();
+    let act = activity(&columns(&log), &options(freq)).unwrap();
+    for value in [
+        CohortValue::Active,
+        CohortValue::Revenue,
+        CohortValue::Orders,
+    ] {
+        let got = cohorts(&act, value).unwrap();
+        let cohort_periods: BTreeSet<i64> =
+            data.values().map(|m| *m.keys().next().unwrap()).collect();
+        assert_eq!(
+            got.periods,
+            cohort_periods.iter().copied().collect::<Vec<_>>()
+        );
+        for (row, &c) in got.periods.iter().enumerate() {
+            let members: Vec<_> = data
+                .values()
+                .filter(|m| *m.keys().next().unwrap() == c)
+                .collect();
+            assert_eq!(got.sizes[row], members.len() as u64);
+            assert_eq!(got.observable[row], (hi - c + 1) as usize);
+            for k in 0..got.observable[row] {
+                let p = c + k as i64;
+                let want: i128 = match value {
+                    CohortValue::Active => {
+                        members.iter().filter(|m| m.contains_key(&p)).count() as i128
+                    }
+                    CohortValue::Revenue => members.iter().filter_map(|m| m.get(&p)).sum(),
+                    CohortValue::Orders => {
+                        let periodizer = Periodizer::new(freq, TimeUnit::Day);
+                        (0..log.ids.len())
+                            .filter(|&i| {
+                                periodizer.period(log.days[i]) == p
+                                    && data[&log.ids[i]].keys().next() == Some(&c)
+                            })
+                            .count() as i128
+                    }
+                };
+                assert_eq!(got.row(row)[k], want, "{value:?} cohort {c} k {k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hand_checked_example() {
+    // Months 0..=3: a buys in 0, 1, 3; b in 1; c in 2 and 3.
+    let log = Log {
+        ids: vec![1, 1, 1, 2, 3, 3],
+        days: vec![0, 40, 70, 35, 60, 75],
+        cents: vec![10, 30, 5, 7, 4, 1],
+    };
+    let act = activity(&columns(&log), &options(Freq::Month)).unwrap();
+    let r = retention(&act, 1).unwrap();
+    // Jan: a new. Feb: a retained (+20), b new. Mar (day 60 = Mar 2 and a's day 70 = Mar 12):
+    // a retained (−25), c new, b churned. Apr (day 75 = Mar 17 → still March).
+    assert_eq!(r.active, vec![1, 2, 2]);
+    assert_eq!(r.new, vec![1, 1, 1]);
+    assert_eq!(r.retained, vec![0, 1, 1]);
+    assert_eq!(r.churned, vec![0, 0, 1]);
+    assert_eq!(r.revenue, vec![10, 37, 10]);
+    assert_eq!(r.expansion_revenue, vec![0, 20, 0]);
+    assert_eq!(r.contraction_revenue, vec![0, 0, 25]);
+    assert_eq!(r.churned_revenue, vec![0, 0, 7]);
+    assert_eq!(r.retention_rate(), vec![None, Some(1.0), Some(0.5)]);
+    assert_eq!(r.quick_ratio(), vec![None, None, Some(1.0)]);
+}
