@@ -4,7 +4,6 @@
 //! compiled only with the `python` feature.
 
 pub mod core;
-#[cfg(not(custval_no_models))]
 pub mod models;
 
 #[cfg(feature = "python")]

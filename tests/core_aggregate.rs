@@ -155,3 +155,30 @@ fn bad_amounts_are_counted() {
     let err = aggregate(&columns, &options(Freq::Day)).unwrap_err();
     assert!(err.to_string().contains("(2 rows)"), "{err}");
 }
+
+#[test]
+#[ignore = "timing; run with --ignored --nocapture"]
+fn time_two_million_rows() {
+    let (ids, times, amounts) = log(2_000_000);
+    let cpu = || {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let fields: Vec<&str> = stat.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (ticks(13) + ticks(14)) as f64 / 100.0
+    };
+    for _ in 0..3 {
+        let (start, cpu_start) = (std::time::Instant::now(), cpu());
+        let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
+        println!(
+            "{} customers in {:?} wall, {:.2} s cpu",
+            result.customers.len(),
+            start.elapsed(),
+            cpu() - cpu_start
+        );
+    }
+}

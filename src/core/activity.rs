@@ -2,14 +2,15 @@
 //! with the exact revenue and the number of orders of each.
 //!
 //! Built in one parallel pass over the customer-hash partitions of
-//! [`aggregate::partition_rows`]: inside a partition, customers get dense local codes from a
-//! hash table, rows are grouped by code with a counting sort (stable, so a time-sorted log
-//! needs no further sort), and each customer's rows are run-length reduced to periods. Only a
-//! customer whose periods arrive out of order is sorted. No locks, no per-row allocation.
+//! [`aggregate::partition_transactions`]: inside a partition, customers get dense local codes
+//! from a hash table, transactions are grouped by code with a counting sort (stable, so a
+//! time-sorted log needs no further sort), and each customer's transactions are run-length
+//! reduced to periods. Only a customer whose periods arrive out of order is sorted. No locks,
+//! no per-row allocation.
 use hashbrown::HashTable;
 use rayon::prelude::*;
 
-use crate::core::aggregate::{self, Columns, Options};
+use crate::core::aggregate::{self, Columns, Options, Tx};
 use crate::core::error::{CoreError, Result};
 
 /// The activity of the customers of one partition, in compressed sparse rows: customer `i`
@@ -77,27 +78,25 @@ impl Activity {
 struct PartResult {
     part: ActivityPart,
     rows_used: u64,
-    rows_before_start: u64,
-    rows_after_end: u64,
-    bad_amounts: u64,
     overflows: u64,
 }
 
 /// Builds the per customer-period table.
 pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
-    let partitions = aggregate::partition_rows(columns)?;
-    let results: Vec<PartResult> = partitions
-        .slices()
+    let partitioned = aggregate::partition_transactions(columns, options)?;
+    let results: Vec<PartResult> = partitioned
+        .parts()
         .into_par_iter()
-        .map(|rows| build_part(columns, options, rows))
+        .map(|txs| build_part(columns, options, txs))
         .collect();
-    let mut out = Activity::default();
-    let (mut bad_amounts, mut overflows) = (0u64, 0u64);
+    let mut out = Activity {
+        rows_before_start: partitioned.rows_before_start(),
+        rows_after_end: partitioned.rows_after_end(),
+        ..Activity::default()
+    };
+    let mut overflows = 0u64;
     for result in results {
         out.rows_used += result.rows_used;
-        out.rows_before_start += result.rows_before_start;
-        out.rows_after_end += result.rows_after_end;
-        bad_amounts += result.bad_amounts;
         overflows += result.overflows;
         let part = result.part;
         for purchases in part.iter() {
@@ -110,13 +109,6 @@ pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
         }
         out.parts.push(part);
     }
-    if bad_amounts > 0 {
-        return Err(CoreError::Data {
-            column: options.amount_name.clone(),
-            message: "amount is NaN, infinite or too large for the money scale".into(),
-            rows: bad_amounts,
-        });
-    }
     if overflows > 0 {
         return Err(CoreError::Data {
             column: options.amount_name.clone(),
@@ -127,57 +119,37 @@ pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
     Ok(out)
 }
 
-fn build_part(columns: &Columns, options: &Options, rows: &[u32]) -> PartResult {
-    let ids = &columns.ids;
+fn build_part(columns: &Columns, options: &Options, txs: &[Tx]) -> PartResult {
     let mut out = PartResult::default();
     let mut table: HashTable<u32> = HashTable::new();
     let mut hashes: Vec<u64> = Vec::new();
-    let mut first_row: Vec<u32> = Vec::new();
-    // Kept rows: customer code, period, amount, order id.
-    let mut codes: Vec<u32> = Vec::with_capacity(rows.len());
-    let mut periods: Vec<i64> = Vec::with_capacity(rows.len());
-    let mut amounts: Vec<i128> = Vec::with_capacity(rows.len());
+    let mut first_tx: Vec<Tx> = Vec::new();
+    // Per transaction: customer code, period, amount, order id.
+    let mut codes: Vec<u32> = Vec::with_capacity(txs.len());
+    let mut periods: Vec<i64> = Vec::with_capacity(txs.len());
+    let mut amounts: Vec<i128> = Vec::with_capacity(txs.len());
     let mut order_ids: Vec<i64> = Vec::new();
-    for &row in rows {
-        let r = row as usize;
-        let time = columns.times[r];
-        if options.start.is_some_and(|start| time < start) {
-            out.rows_before_start += 1;
-            continue;
-        }
-        if options.end.is_some_and(|end| time > end) {
-            out.rows_after_end += 1;
-            continue;
-        }
-        let amount = match columns.amounts {
-            None => 0,
-            Some(a) => match a.fixed_at(r, options.scale) {
-                Some(value) => value,
-                None => {
-                    out.bad_amounts += 1;
-                    continue;
-                }
-            },
-        };
+    for tx in txs {
         out.rows_used += 1;
-        let hash = ids.hash_row(r);
-        let code = match table.find(hash, |&i| ids.same_row(first_row[i as usize] as usize, r)) {
+        let hash = tx.hash(columns);
+        let code = match table.find(hash, |&i| first_tx[i as usize].same_customer(tx, columns)) {
             Some(&i) => i,
             None => {
-                let i = first_row.len() as u32;
+                let i = first_tx.len() as u32;
                 table.insert_unique(hash, i, |&j| hashes[j as usize]);
                 hashes.push(hash);
-                first_row.push(row);
+                first_tx.push(*tx);
                 i
             }
         };
         codes.push(code);
-        periods.push(options.periodizer.period(time));
-        amounts.push(amount);
+        periods.push(options.periodizer.period(tx.time));
+        amounts.push(tx.amount(columns, options));
         if let Some(orders) = columns.orders {
-            order_ids.push(orders[r]);
+            order_ids.push(orders[tx.row as usize]);
         }
     }
+    let first_row: Vec<u32> = first_tx.iter().map(|tx| tx.row).collect();
     // Counting sort of the kept rows by customer code (stable).
     let customers = first_row.len();
     let mut starts = vec![0usize; customers + 1];

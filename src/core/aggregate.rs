@@ -76,18 +76,6 @@ impl Ids<'_> {
             _ => self.bytes(a) == self.bytes(b),
         }
     }
-
-    /// The customer hash of `row` (the one partitions are built from).
-    #[inline]
-    pub fn hash_row(&self, row: usize) -> u64 {
-        self.hash(&hasher(), row)
-    }
-
-    /// Whether rows `a` and `b` hold the same customer id.
-    #[inline]
-    pub fn same_row(&self, a: usize, b: usize) -> bool {
-        self.same(a, b)
-    }
 }
 
 /// Transaction amounts as they come from Arrow.
@@ -102,12 +90,6 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
-    /// The amount of `row` in minor units at `scale`; `None` when NaN, infinite or too large.
-    #[inline]
-    pub fn fixed_at(&self, row: usize, scale: u32) -> Option<i128> {
-        self.fixed(row, scale)
-    }
-
     #[inline]
     fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
         match self {
@@ -191,55 +173,24 @@ pub struct Aggregate {
 struct PartitionResult {
     customers: Vec<Customer>,
     rows_used: u64,
-    rows_before_start: u64,
-    rows_after_end: u64,
-    bad_amounts: u64,
-    bad_costs: u64,
     overflows: u64,
-    cost: i128,
 }
 
 /// Aggregates the rows into per-customer state.
 pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
-    check_lengths(columns, n)?;
-    if n > u32::MAX as usize {
-        return Err(CoreError::Argument {
-            name: "data".into(),
-            message: format!("{n} rows exceed the 4,294,967,295-row limit of one call"),
-        });
-    }
-    let bits = partition_bits(n);
-    let partitions = radix_partition(&columns.ids, n, bits);
-    let results: Vec<PartitionResult> = partitions
-        .slices()
-        .into_par_iter()
-        .map(|rows| aggregate_partition(columns, options, rows))
+    check_rows(columns, n)?;
+    let scattered = scatter(columns, options, n, partition_bits(n));
+    check_money(&scattered, options)?;
+    let results: Vec<PartitionResult> = scattered
+        .bounds
+        .par_windows(2)
+        .map(|w| aggregate_partition(columns, options, &scattered.txs[w[0]..w[1]]))
         .collect();
-    merge(results, options)
+    merge(results, &scattered, options)
 }
 
-/// Row indices grouped by customer-hash partition, for other per-customer passes: every
-/// customer's rows are in exactly one partition, in input order. Partition `p` is
-/// `rows[bounds[p]..bounds[p + 1]]`.
-pub struct RowPartitions {
-    pub rows: Vec<u32>,
-    pub bounds: Vec<usize>,
-}
-
-impl RowPartitions {
-    pub fn slices(&self) -> Vec<&[u32]> {
-        self.bounds
-            .windows(2)
-            .map(|w| &self.rows[w[0]..w[1]])
-            .collect()
-    }
-}
-
-/// Validates the columns (equal lengths, at most `u32::MAX` rows) and radix-partitions the
-/// rows by customer hash, exactly as [`aggregate`] does.
-pub fn partition_rows(columns: &Columns) -> Result<RowPartitions> {
-    let n = columns.times.len();
+fn check_rows(columns: &Columns, n: usize) -> Result<()> {
     check_lengths(columns, n)?;
     if n > u32::MAX as usize {
         return Err(CoreError::Argument {
@@ -247,11 +198,25 @@ pub fn partition_rows(columns: &Columns) -> Result<RowPartitions> {
             message: format!("{n} rows exceed the 4,294,967,295-row limit of one call"),
         });
     }
-    let partitions = radix_partition(&columns.ids, n, partition_bits(n));
-    Ok(RowPartitions {
-        rows: partitions.rows,
-        bounds: partitions.bounds,
-    })
+    Ok(())
+}
+
+fn check_money(scattered: &Scattered, options: &Options) -> Result<()> {
+    if scattered.bad_amounts > 0 {
+        return Err(CoreError::Data {
+            column: options.amount_name.clone(),
+            message: "amount is NaN, infinite or too large for the money scale".into(),
+            rows: scattered.bad_amounts,
+        });
+    }
+    if scattered.bad_costs > 0 {
+        return Err(CoreError::Data {
+            column: options.cost_name.clone(),
+            message: "cost is NaN, infinite or too large, or the total overflows".into(),
+            rows: scattered.bad_costs,
+        });
+    }
+    Ok(())
 }
 
 fn check_lengths(columns: &Columns, n: usize) -> Result<()> {
@@ -287,174 +252,290 @@ fn partition_of(hash: u64, bits: u32) -> usize {
     ((hash >> 32) & ((1u64 << bits) - 1)) as usize
 }
 
-/// Row indices grouped by partition: partition `p` is `rows[bounds[p]..bounds[p + 1]]`.
-struct Partitions {
-    rows: Vec<u32>,
-    bounds: Vec<usize>,
+/// One transaction copied into its partition, so the aggregation pass reads sequentially
+/// instead of gathering three columns at random rows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tx {
+    /// The integer id, or the id's hash for strings.
+    pub key: u64,
+    pub time: i64,
+    /// Minor units; [`WIDE`] when the value needs more than 63 bits (read from the column).
+    amount: i64,
+    pub row: u32,
 }
 
-impl Partitions {
-    fn slices(&self) -> Vec<&[u32]> {
-        self.bounds
-            .windows(2)
-            .map(|w| &self.rows[w[0]..w[1]])
-            .collect()
+impl Tx {
+    /// The amount in minor units at `options.scale` (0 without an amount column).
+    #[inline]
+    pub fn amount(&self, columns: &Columns, options: &Options) -> i128 {
+        match (self.amount, columns.amounts) {
+            (WIDE, Some(amounts)) => amounts.fixed(self.row as usize, options.scale).unwrap_or(0),
+            (value, _) => value as i128,
+        }
+    }
+
+    /// Hash of the customer id, as partitions and tables use it.
+    #[inline]
+    pub fn hash(&self, columns: &Columns) -> u64 {
+        match columns.ids {
+            Ids::Int(_) => hasher().hash_one(self.key as i64),
+            _ => self.key,
+        }
+    }
+
+    /// Whether two transactions belong to the same customer.
+    #[inline]
+    pub fn same_customer(&self, other: &Tx, columns: &Columns) -> bool {
+        self.key == other.key
+            && match columns.ids {
+                Ids::Int(_) => true,
+                ids => ids.same(self.row as usize, other.row as usize),
+            }
     }
 }
+
+/// Transactions in the time window, partitioned by customer hash: every customer's
+/// transactions are in exactly one partition, in input order.
+pub struct Partitioned {
+    scattered: Scattered,
+}
+
+impl Partitioned {
+    pub fn parts(&self) -> Vec<&[Tx]> {
+        let txs = &self.scattered.txs;
+        self.scattered
+            .bounds
+            .windows(2)
+            .map(|w| &txs[w[0]..w[1]])
+            .collect()
+    }
+
+    pub fn rows_before_start(&self) -> u64 {
+        self.scattered.rows_before_start
+    }
+
+    pub fn rows_after_end(&self) -> u64 {
+        self.scattered.rows_after_end
+    }
+}
+
+/// Validates the columns, filters the window, converts money (erroring on bad amounts) and
+/// partitions the transactions by customer, as [`aggregate`] does.
+pub fn partition_transactions(columns: &Columns, options: &Options) -> Result<Partitioned> {
+    let n = columns.times.len();
+    check_rows(columns, n)?;
+    let scattered = scatter(columns, options, n, partition_bits(n));
+    check_money(&scattered, options)?;
+    Ok(Partitioned { scattered })
+}
+
+/// Marks an amount too large for `Tx::amount`.
+const WIDE: i64 = i64::MIN;
+/// Partition byte of a row outside the time window.
+const SKIP: u8 = u8::MAX;
 
 /// Raw output pointer shared by scatter tasks that write disjoint ranges.
 #[derive(Clone, Copy)]
-struct ScatterTarget(*mut u32);
+struct TxTarget(*mut Tx);
+// SAFETY: every task writes only the positions reserved for its chunk by the prefix sums.
+unsafe impl Send for TxTarget {}
+unsafe impl Sync for TxTarget {}
 
-impl ScatterTarget {
+impl TxTarget {
     /// # Safety
     /// `index` must be in bounds and written by one task only.
-    unsafe fn write(self, index: usize, row: u32) {
-        unsafe { *self.0.add(index) = row };
+    unsafe fn write(self, index: usize, tx: Tx) {
+        unsafe { self.0.add(index).write(tx) };
     }
 }
-// SAFETY: every task writes only the positions reserved for its chunk by the prefix sums.
-unsafe impl Send for ScatterTarget {}
-unsafe impl Sync for ScatterTarget {}
 
-/// Stable scatter of row indices into `2^bits` partitions by customer hash.
-fn radix_partition(ids: &Ids, n: usize, bits: u32) -> Partitions {
-    let parts = 1usize << bits;
-    if parts == 1 {
-        return Partitions {
-            rows: (0..n as u32).collect(),
-            bounds: vec![0, n],
-        };
+/// Transactions grouped by partition, plus what the scatter skipped or summed.
+#[derive(Default)]
+struct Scattered {
+    txs: Vec<Tx>,
+    bounds: Vec<usize>,
+    rows_before_start: u64,
+    rows_after_end: u64,
+    bad_amounts: u64,
+    bad_costs: u64,
+    cost: i128,
+}
+
+#[inline]
+fn row_key(ids: &Ids, state: &FixedState, row: usize) -> (u64, u64) {
+    match ids {
+        Ids::Int(values) => {
+            let key = values[row];
+            (key as u64, state.hash_one(key))
+        }
+        _ => {
+            let hash = ids.hash(state, row);
+            (hash, hash)
+        }
     }
+}
+
+/// Two passes over the rows in input order: partition histogram, then a stable scatter of
+/// `Tx` records (window filter and money conversion done on the way).
+fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scattered {
+    let parts = 1usize << bits;
     let state = hasher();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(16_384);
     let mut keys = vec![0u8; n];
-    let histograms: Vec<Vec<usize>> = keys
+    let histograms: Vec<(Vec<usize>, u64, u64)> = keys
         .par_chunks_mut(chunk)
         .enumerate()
         .map(|(block_index, block)| {
             let mut counts = vec![0usize; parts];
+            let (mut before, mut after) = (0u64, 0u64);
             let base = block_index * chunk;
             for (i, key) in block.iter_mut().enumerate() {
-                let p = partition_of(ids.hash(&state, base + i), bits);
-                *key = p as u8;
-                counts[p] += 1;
+                let time = columns.times[base + i];
+                if options.start.is_some_and(|start| time < start) {
+                    before += 1;
+                    *key = SKIP;
+                } else if options.end.is_some_and(|end| time > end) {
+                    after += 1;
+                    *key = SKIP;
+                } else {
+                    let p = partition_of(row_key(&columns.ids, &state, base + i).1, bits);
+                    *key = p as u8;
+                    counts[p] += 1;
+                }
             }
-            counts
+            (counts, before, after)
         })
         .collect();
-    // Prefix sums: partition-major, chunk-minor, so each partition keeps input order.
-    let mut bounds = Vec::with_capacity(parts + 1);
+    let mut out = Scattered::default();
     let mut starts = vec![vec![0usize; parts]; histograms.len()];
     let mut offset = 0;
     for p in 0..parts {
-        bounds.push(offset);
-        for (block_index, counts) in histograms.iter().enumerate() {
+        out.bounds.push(offset);
+        for (block_index, (counts, _, _)) in histograms.iter().enumerate() {
             starts[block_index][p] = offset;
             offset += counts[p];
         }
     }
-    bounds.push(offset);
-    let mut rows = vec![0u32; n];
-    let target = ScatterTarget(rows.as_mut_ptr());
-    keys.par_chunks(chunk)
+    out.bounds.push(offset);
+    out.rows_before_start = histograms.iter().map(|h| h.1).sum();
+    out.rows_after_end = histograms.iter().map(|h| h.2).sum();
+    let mut txs: Vec<Tx> = Vec::with_capacity(offset);
+    let target = TxTarget(txs.as_mut_ptr());
+    let sums: Vec<(u64, u64, Option<i128>)> = keys
+        .par_chunks(chunk)
         .zip(starts.into_par_iter())
         .enumerate()
-        .for_each(|(block_index, (block, mut cursor))| {
+        .map(|(block_index, (block, mut cursor))| {
             let base = block_index * chunk;
-            for (i, &key) in block.iter().enumerate() {
-                let slot = &mut cursor[key as usize];
-                // SAFETY: `slot` walks this chunk's reserved range of partition `key`.
-                unsafe { target.write(*slot, (base + i) as u32) };
+            let (mut bad_amounts, mut bad_costs, mut cost) = (0u64, 0u64, Some(0i128));
+            for (i, &p) in block.iter().enumerate() {
+                if p == SKIP {
+                    continue;
+                }
+                let row = base + i;
+                let amount = match columns.amounts.map(|a| a.fixed(row, options.scale)) {
+                    None => 0,
+                    Some(Some(value)) => i64::try_from(value).unwrap_or(WIDE),
+                    Some(None) => {
+                        bad_amounts += 1;
+                        0
+                    }
+                };
+                if let Some(costs) = columns.costs {
+                    match costs.fixed(row, options.scale) {
+                        Some(value) => cost = cost.and_then(|c| c.checked_add(value)),
+                        None => bad_costs += 1,
+                    }
+                }
+                let tx = Tx {
+                    key: row_key(&columns.ids, &state, row).0,
+                    time: columns.times[row],
+                    amount,
+                    row: row as u32,
+                };
+                let slot = &mut cursor[p as usize];
+                // SAFETY: `slot` walks this chunk's reserved range of partition `p`, and the
+                // prefix sums give every (chunk, partition) pair a disjoint range below `offset`.
+                unsafe { target.write(*slot, tx) };
                 *slot += 1;
             }
+            (bad_amounts, bad_costs, cost)
+        })
+        .collect();
+    // SAFETY: the scatter wrote every position below `offset` exactly once.
+    unsafe { txs.set_len(offset) };
+    out.txs = txs;
+    out.bad_amounts = sums.iter().map(|s| s.0).sum();
+    out.bad_costs = sums.iter().map(|s| s.1).sum();
+    out.cost = sums
+        .iter()
+        .try_fold(0i128, |total, s| s.2.and_then(|c| total.checked_add(c)))
+        .unwrap_or_else(|| {
+            out.bad_costs += 1;
+            0
         });
-    Partitions { rows, bounds }
+    out
 }
 
-fn aggregate_partition(columns: &Columns, options: &Options, rows: &[u32]) -> PartitionResult {
-    match stream_partition(columns, options, rows.iter().copied()) {
+fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> PartitionResult {
+    match stream_partition(columns, options, txs.iter()) {
         Some(result) => result,
         None => {
             // Some customer's periods went backwards: sort the partition by period.
-            let mut keyed: Vec<(i64, u32)> = rows
+            let mut keyed: Vec<(i64, u32, u32)> = txs
                 .iter()
-                .map(|&row| (options.periodizer.period(columns.times[row as usize]), row))
+                .enumerate()
+                .map(|(i, tx)| (options.periodizer.period(tx.time), tx.row, i as u32))
                 .collect();
             keyed.sort_unstable();
-            stream_partition(columns, options, keyed.into_iter().map(|(_, row)| row))
-                .expect("rows sorted by period stream in order")
+            stream_partition(columns, options, keyed.iter().map(|k| &txs[k.2 as usize]))
+                .expect("transactions sorted by period stream in order")
         }
     }
 }
 
-/// Aggregates rows in the given order; `None` when a customer's periods are out of order.
-fn stream_partition(
+/// Aggregates transactions in the given order; `None` when a customer's periods are out of
+/// order.
+fn stream_partition<'t>(
     columns: &Columns,
     options: &Options,
-    rows: impl Iterator<Item = u32>,
+    txs: impl Iterator<Item = &'t Tx>,
 ) -> Option<PartitionResult> {
     let state = hasher();
     let ids = &columns.ids;
     let split = options.split.unwrap_or(i64::MAX);
     let mut table: HashTable<u32> = HashTable::new();
+    let mut keys: Vec<u64> = Vec::new();
     let mut hashes: Vec<u64> = Vec::new();
-    // Integer ids are compared against a local copy: no cache miss into the id column.
-    let mut int_keys: Vec<i64> = Vec::new();
     let mut seen_orders: HashSet<(u32, i64), FixedState> = HashSet::with_hasher(hasher());
     let mut out = PartitionResult::default();
-    for row in rows {
+    for tx in txs {
+        let (row, time) = (tx.row, tx.time);
         let r = row as usize;
-        let time = columns.times[r];
-        if options.start.is_some_and(|start| time < start) {
-            out.rows_before_start += 1;
-            continue;
-        }
-        if options.end.is_some_and(|end| time > end) {
-            out.rows_after_end += 1;
-            continue;
-        }
-        let amount = match columns.amounts {
-            None => 0,
-            Some(amounts) => match amounts.fixed(r, options.scale) {
-                Some(value) => value,
-                None => {
-                    out.bad_amounts += 1;
-                    continue;
-                }
-            },
-        };
-        if let Some(costs) = columns.costs {
-            match costs
-                .fixed(r, options.scale)
-                .and_then(|c| out.cost.checked_add(c))
-            {
-                Some(total) => out.cost = total,
-                None => {
-                    out.bad_costs += 1;
-                    continue;
-                }
-            }
-        }
+        let amount = tx.amount(columns, options);
         out.rows_used += 1;
         let period = options.periodizer.period(time);
-        let hash = ids.hash(&state, r);
         let customers = &mut out.customers;
         let found = match ids {
-            Ids::Int(values) => table.find(hash, |&i| int_keys[i as usize] == values[r]),
-            _ => table.find(hash, |&i| {
-                ids.same(customers[i as usize].first_row as usize, r)
-            }),
+            Ids::Int(_) => {
+                let hash = state.hash_one(tx.key as i64);
+                (table.find(hash, |&i| keys[i as usize] == tx.key), hash)
+            }
+            _ => (
+                table.find(tx.key, |&i| {
+                    keys[i as usize] == tx.key
+                        && ids.same(customers[i as usize].first_row as usize, r)
+                }),
+                tx.key,
+            ),
         };
         let index = match found {
-            Some(&i) => i,
-            None => {
+            (Some(&i), _) => i,
+            (None, hash) => {
                 let i = customers.len() as u32;
                 table.insert_unique(hash, i, |&j| hashes[j as usize]);
                 hashes.push(hash);
-                if let Ids::Int(values) = ids {
-                    int_keys.push(values[r]);
-                }
+                keys.push(tx.key);
                 customers.push(Customer {
                     first_row: row,
                     min_row: row,
@@ -512,42 +593,24 @@ fn stream_partition(
     Some(out)
 }
 
-fn merge(results: Vec<PartitionResult>, options: &Options) -> Result<Aggregate> {
-    let mut aggregate = Aggregate::default();
-    let (mut bad_amounts, mut bad_costs, mut overflows) = (0u64, 0u64, 0u64);
+fn merge(
+    results: Vec<PartitionResult>,
+    scattered: &Scattered,
+    options: &Options,
+) -> Result<Aggregate> {
+    let mut aggregate = Aggregate {
+        rows_before_start: scattered.rows_before_start,
+        rows_after_end: scattered.rows_after_end,
+        cost: scattered.cost,
+        ..Aggregate::default()
+    };
+    let mut overflows = 0u64;
     let total: usize = results.iter().map(|r| r.customers.len()).sum();
     aggregate.customers.reserve_exact(total);
     for result in results {
         aggregate.rows_used += result.rows_used;
-        aggregate.rows_before_start += result.rows_before_start;
-        aggregate.rows_after_end += result.rows_after_end;
-        bad_amounts += result.bad_amounts;
         overflows += result.overflows;
-        bad_costs += result.bad_costs;
-        aggregate.cost =
-            aggregate
-                .cost
-                .checked_add(result.cost)
-                .ok_or_else(|| CoreError::Data {
-                    column: options.cost_name.clone(),
-                    message: "total cost overflows 38 decimal digits".into(),
-                    rows: 1,
-                })?;
         aggregate.customers.extend(result.customers);
-    }
-    if bad_amounts > 0 {
-        return Err(CoreError::Data {
-            column: options.amount_name.clone(),
-            message: "amount is NaN, infinite or too large for the money scale".into(),
-            rows: bad_amounts,
-        });
-    }
-    if bad_costs > 0 {
-        return Err(CoreError::Data {
-            column: options.cost_name.clone(),
-            message: "cost is NaN, infinite or too large for the money scale".into(),
-            rows: bad_costs,
-        });
     }
     if overflows > 0 {
         return Err(CoreError::Data {

@@ -79,7 +79,8 @@ fn fast_round(value: f64, scale: u32) -> Option<i128> {
     if (fraction - 0.5).abs() <= margin {
         return None;
     }
-    Some(scaled.round() as i128)
+    // |scaled| < 1e12 and not a tie: adding ±0.5 and truncating rounds, with no libm call.
+    Some((scaled + 0.5f64.copysign(scaled)) as i64 as i128)
 }
 
 /// Parses ryu's output ("2.675", "1e-7", "-1.25e21") and rounds it to `scale`.

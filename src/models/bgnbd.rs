@@ -1,0 +1,335 @@
+//! BG/NBD (Fader, Hardie & Lee 2005). Parameters `[r, alpha, a, b]`.
+
+use super::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1_signed, sigmoid, softplus};
+use super::{
+    at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Factored,
+    FitOptions, FitResult, Pairs, RfmData,
+};
+use crate::core::error::{CoreError, Result};
+use rayon::prelude::*;
+
+pub const PARAM_NAMES: &[&str] = &["r", "alpha", "a", "b"];
+
+/// Per-row log-likelihood (and, if `grad`, its gradient added with weight `w`), using
+/// per-distinct-value tables. Shared by BG/NBD and MBG/NBD (`modified`).
+pub(crate) struct Tables {
+    /// per x: [lnΓ(r+x)-lnΓ(r), ψ(r+x), lnB-part, dA/da, dA/db, ln q, dq/db]
+    xs: Vec<[f64; 7]>,
+    /// per T: [ln(α+T), 1/(α+T)]
+    ts: Vec<[f64; 2]>,
+    /// per t_x: [ln(α+t_x), 1/(α+t_x)]
+    txs: Vec<[f64; 2]>,
+}
+
+pub(crate) fn tables(p: &[f64], f: &Factored, modified: bool) -> Tables {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    let lgr = ln_gamma(r);
+    let lab = ln_gamma(a + b);
+    let lb = ln_gamma(b);
+    let pab = digamma(a + b);
+    let pb = digamma(b);
+    let xs = table(&f.x.values, |x| {
+        // BG/NBD: B(a, b+x)/B(a, b) and the "dropped at a purchase" weight a/(b+x-1) (x > 0).
+        // MBG/NBD: B(a, b+x+1)/B(a, b) and a/(b+x) (all x).
+        let s = if modified { 1.0 } else { 0.0 };
+        let lbx = ln_gamma(b + x + s) - ln_gamma(a + b + x + s) - lb + lab;
+        let pabx = digamma(a + b + x + s);
+        let da = pab - pabx;
+        let db = digamma(b + x + s) - pabx - pb + pab;
+        let den = b + x - 1.0 + s;
+        let (lq, dq) = if modified || x > 0.0 {
+            (a.ln() - den.ln(), 1.0 / den)
+        } else {
+            (f64::NEG_INFINITY, 0.0)
+        };
+        [ln_gamma(r + x) - lgr, digamma(r + x), lbx, da, db, lq, dq]
+    });
+    let lt = |v: &[f64]| table(v, |t| [(alpha + t).ln(), 1.0 / (alpha + t)]);
+    Tables {
+        xs,
+        ts: lt(&f.t.values),
+        txs: lt(&f.tx.values),
+    }
+}
+
+#[inline]
+pub(crate) fn row(
+    p: &[f64],
+    lalpha: f64,
+    pr: f64,
+    d: &RfmData,
+    f: &Factored,
+    tb: &Tables,
+    i: usize,
+    grad: Option<(&mut [f64; 4], f64)>,
+) -> f64 {
+    let (r, alpha, a) = (p[0], p[1], p[2]);
+    let x = d.x[i];
+    let xt = &tb.xs[f.x.index[i] as usize];
+    let [lat, iat] = tb.ts[f.t.index[i] as usize];
+    let [latx, iatx] = tb.txs[f.tx.index[i] as usize];
+    let rx = r + x;
+    let base = xt[0] + r * lalpha + xt[2] - rx * lat;
+    let (sp, sg) = if xt[5] == f64::NEG_INFINITY {
+        (0.0, 0.0)
+    } else {
+        let dd = xt[5] + rx * (lat - latx);
+        (softplus(dd), sigmoid(dd))
+    };
+    if let Some((g, w)) = grad {
+        g[0] += w * (xt[1] - pr + lalpha - lat + sg * (lat - latx));
+        g[1] += w * (r / alpha - rx * iat + sg * rx * (iat - iatx));
+        g[2] += w * (xt[3] + sg / a);
+        g[3] += w * (xt[4] - sg * xt[6]);
+    }
+    base + sp
+}
+
+pub(crate) fn ll_grad_impl(
+    p: &[f64],
+    d: &RfmData,
+    f: &Factored,
+    grad: &mut [f64],
+    modified: bool,
+) -> f64 {
+    if p.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return f64::NAN;
+    }
+    let tb = tables(p, f, modified);
+    let lalpha = p[1].ln();
+    let pr = digamma(p[0]);
+    let (s, g) = chunked_sum::<4, _>(d.len(), |i, g| {
+        let w = d.weight[i];
+        if w == 0.0 {
+            return 0.0;
+        }
+        w * row(p, lalpha, pr, d, f, &tb, i, Some((g, w)))
+    });
+    grad.copy_from_slice(&g);
+    s
+}
+
+/// Per-row log-likelihood terms (unweighted).
+pub fn log_likelihood_terms(params: &[f64], data: &RfmData) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    Ok(terms_impl(params, data, false))
+}
+
+pub(crate) fn terms_impl(p: &[f64], d: &RfmData, modified: bool) -> Vec<f64> {
+    let f = Factored::new(d);
+    let tb = tables(p, &f, modified);
+    let lalpha = p[1].ln();
+    let pr = digamma(p[0]);
+    par_map(d.len(), |i| row(p, lalpha, pr, d, &f, &tb, i, None))
+}
+
+/// Total weighted log-likelihood.
+pub fn log_likelihood(params: &[f64], data: &RfmData) -> Result<f64> {
+    check_params(params, PARAM_NAMES)?;
+    let mut g = [0.0; 4];
+    Ok(ll_grad_impl(
+        params,
+        data,
+        &Factored::new(data),
+        &mut g,
+        false,
+    ))
+}
+
+/// Gradient of the total weighted log-likelihood with respect to `[r, alpha, a, b]`.
+pub fn gradient(params: &[f64], data: &RfmData) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    let mut g = [0.0; 4];
+    ll_grad_impl(params, data, &Factored::new(data), &mut g, false);
+    Ok(g.to_vec())
+}
+
+/// Data-driven starting values for BG/NBD-type models.
+pub(crate) fn starts(d: &RfmData) -> Result<Vec<Vec<f64>>> {
+    let n = d.n_obs();
+    let sx: f64 = d.x.iter().zip(&d.weight).map(|(x, w)| x * w).sum();
+    let st: f64 = d.t.iter().zip(&d.weight).map(|(t, w)| t * w).sum();
+    if !(n > 0.0) {
+        return Err(CoreError::Data {
+            column: "weights".into(),
+            message: "no customers to fit".into(),
+            rows: 0,
+        });
+    }
+    if sx <= 0.0 {
+        return Err(CoreError::Convergence(
+            "nobody made a repeat purchase (all frequencies are 0): the purchase rate cannot be estimated".into(),
+        ));
+    }
+    if st <= 0.0 {
+        return Err(CoreError::Convergence(
+            "every customer has T = 0: there is no observation time to fit".into(),
+        ));
+    }
+    let rate = sx / st; // repeat purchases per unit time
+    Ok(vec![
+        vec![1.0, 1.0 / rate, 1.0, 1.0],
+        vec![0.3, 0.3 / rate, 0.8, 2.5],
+        vec![3.0, 3.0 / rate, 2.0, 5.0],
+        vec![0.1, 0.1 / rate, 0.3, 0.5],
+    ])
+}
+
+pub(crate) fn fit_impl(data: &RfmData, opts: &FitOptions, modified: bool) -> Result<FitResult> {
+    let starts = starts(data)?;
+    let f = Factored::new(data);
+    let names: &'static [&'static str] = PARAM_NAMES;
+    optimize::fit_model(
+        names,
+        |p, g| ll_grad_impl(p, data, &f, g, modified),
+        &starts,
+        data.n_obs(),
+        data.len(),
+        opts,
+    )
+}
+
+/// Maximum-likelihood fit (see the module docs of [`crate::models`]).
+pub fn fit(data: &RfmData, opts: &FitOptions) -> Result<FitResult> {
+    fit_impl(data, opts, false)
+}
+
+/// `1 - (1-z)^e 2F1(a1, b1; c1; z)` computed as `-expm1(ln ...)`.
+pub(crate) fn one_minus(e: f64, a1: f64, b1: f64, c1: f64, z: f64) -> f64 {
+    let (l, s) = ln_hyp2f1_signed(a1, b1, c1, z);
+    let lt = e * (-z).ln_1p() + l;
+    if s > 0.0 {
+        -lt.exp_m1()
+    } else {
+        1.0 + lt.exp()
+    }
+}
+
+/// Nudges `a` off the removable singularity at `a = 1` of the expected-purchases formulas.
+#[inline]
+pub(crate) fn off_one(a: f64) -> f64 {
+    if (a - 1.0).abs() < 1e-7 {
+        1.0 + 1e-7f64.copysign(a - 1.0 + 1e-300)
+    } else {
+        a
+    }
+}
+
+/// Expected number of purchases in `(0, t]` for a new customer (FHL 2005 eq. 9).
+pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    check_nonneg("t", t)?;
+    let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
+    Ok(t.par_iter()
+        .map(|&t| {
+            if t == 0.0 {
+                return 0.0;
+            }
+            let z = t / (alpha + t);
+            (a + b - 1.0) / (a - 1.0) * one_minus(r, r, b, a + b - 1.0, z)
+        })
+        .collect())
+}
+
+/// Expected purchases in the next `t` periods for customers with history `(x, t_x, T)`
+/// (FHL 2005 eq. 10). Columns may be broadcast from length 1.
+pub fn conditional_expected_purchases(
+    params: &[f64],
+    t: f64,
+    x: &[f64],
+    t_x: &[f64],
+    tt: &[f64],
+) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    check_nonneg("t", &[t])?;
+    let n = bcast_len(&[
+        ("frequency", x.len()),
+        ("recency", t_x.len()),
+        ("T", tt.len()),
+    ])?;
+    for (nm, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
+        check_nonneg(nm, v)?;
+    }
+    let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
+    if t == 0.0 {
+        return Ok(vec![0.0; n]);
+    }
+    // The 2F1 factor depends on (x, T) only: compute it once per distinct pair.
+    let pairs = Pairs::new(x, tt, n);
+    let num = pairs.map(|x, big_t| {
+        let z = t / (alpha + big_t + t);
+        (a + b + x - 1.0) / (a - 1.0) * one_minus(r + x, r + x, b + x, a + b + x - 1.0, z)
+    });
+    Ok(par_map(n, |i| {
+        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
+        num[pairs.index[i] as usize] * p_alive_one(r, alpha, a, b, x, tx, big_t)
+    }))
+}
+
+#[inline]
+fn p_alive_one(r: f64, alpha: f64, a: f64, b: f64, x: f64, tx: f64, big_t: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    let d = a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + big_t).ln() - (alpha + tx).ln());
+    sigmoid(-d)
+}
+
+/// P(alive at T | x, t_x, T).
+pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec<f64>> {
+    p_alive_at(params, x, t_x, tt, 0.0)
+}
+
+/// P(alive at T + t | x, t_x, T and no purchase in (T, T + t]).
+pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    check_nonneg("t", &[t])?;
+    let n = bcast_len(&[
+        ("frequency", x.len()),
+        ("recency", t_x.len()),
+        ("T", tt.len()),
+    ])?;
+    for (nm, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
+        check_nonneg(nm, v)?;
+    }
+    let (r, alpha, a, b) = (params[0], params[1], params[2], params[3]);
+    Ok(par_map(n, |i| {
+        p_alive_one(r, alpha, a, b, at(x, i), at(t_x, i), at(tt, i) + t)
+    }))
+}
+
+/// P(X(t) = n) for a new customer (FHL 2005 eq. 8). `n` and `t` may be broadcast.
+pub fn probability_of_purchases(params: &[f64], n: &[f64], t: &[f64]) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    let len = bcast_len(&[("n", n.len()), ("t", t.len())])?;
+    check_nonneg("n", n)?;
+    check_nonneg("t", t)?;
+    let (r, alpha, a, b) = (params[0], params[1], params[2], params[3]);
+    let lbab = ln_beta(a, b);
+    Ok(par_map(len, |i| {
+        let (n, t) = (at(n, i).floor(), at(t, i));
+        let p = alpha / (alpha + t);
+        let q = t / (alpha + t);
+        let nb = nbd_log_pmf(r, n, p, q);
+        let first = (ln_beta(a, b + n) - lbab + nb).exp();
+        if n == 0.0 {
+            return first;
+        }
+        let tail = nbd_tail(r, n, q);
+        (first + (ln_beta(a + 1.0, b + n - 1.0) - lbab).exp() * tail).clamp(0.0, 1.0)
+    }))
+}
+
+/// ln P(N = n) for N ~ NBD(r, p): Γ(r+n)/(Γ(r) n!) p^r q^n.
+pub(crate) fn nbd_log_pmf(r: f64, n: f64, p: f64, q: f64) -> f64 {
+    let qn = if n > 0.0 { n * q.ln() } else { 0.0 };
+    ln_gamma(r + n) - ln_gamma(r) - ln_gamma(n + 1.0) + r * p.ln() + qn
+}
+
+/// P(N >= n) for N ~ NBD(r, p = 1 - q), n >= 1: the regularised incomplete beta I_q(n, r).
+pub(crate) fn nbd_tail(r: f64, n: f64, q: f64) -> f64 {
+    if q <= 0.0 {
+        return 0.0;
+    }
+    statrs::function::beta::checked_beta_reg(n, r, q.min(1.0)).unwrap_or(f64::NAN)
+}

@@ -1,0 +1,184 @@
+//! Gamma-Gamma spend model (Fader, Hardie & Lee 2005 note; lifetimes' `GammaGammaFitter`).
+//! Parameters `[p, q, gamma]` (lifetimes calls `gamma` `v`).
+
+use super::special::{digamma, ln_gamma};
+use super::{check_len, check_params, chunked_sum, optimize, par_map, FitOptions, FitResult};
+use crate::core::error::{CoreError, Result};
+
+pub const PARAM_NAMES: &[&str] = &["p", "q", "gamma"];
+
+/// Repeat customers' frequency `x` (> 0) and mean repeat spend `m` (> 0), with weights.
+#[derive(Debug, Clone, Default)]
+pub struct SpendData {
+    pub x: Vec<f64>,
+    pub m: Vec<f64>,
+    pub weight: Vec<f64>,
+    /// Input rows with `x = 0` that were left out (report this to the user).
+    pub n_skipped: usize,
+}
+
+impl SpendData {
+    /// Keeps rows with `x > 0`; errors on non-finite values, negative `x`, or `m <= 0` among
+    /// the kept rows.
+    pub fn new(x: &[f64], m: &[f64], weights: Option<&[f64]>) -> Result<Self> {
+        check_len("monetary_value", m.len(), x.len())?;
+        if let Some(w) = weights {
+            check_len("weights", w.len(), x.len())?;
+        }
+        let err = |col: &str, msg: &str, rows: usize| CoreError::Data {
+            column: col.into(),
+            message: msg.into(),
+            rows: rows as u64,
+        };
+        let bad = x.iter().filter(|v| !(v.is_finite() && **v >= 0.0)).count();
+        if bad > 0 {
+            return Err(err("frequency", "negative or non-finite values", bad));
+        }
+        let bad = x
+            .iter()
+            .zip(m)
+            .filter(|(x, m)| **x > 0.0 && !(m.is_finite() && **m > 0.0))
+            .count();
+        if bad > 0 {
+            return Err(err(
+                "monetary_value",
+                "must be > 0 for customers with repeat purchases",
+                bad,
+            ));
+        }
+        let mut d = SpendData::default();
+        for i in 0..x.len() {
+            let w = weights.map_or(1.0, |w| w[i]);
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(err("weights", "negative or non-finite weights", 1));
+            }
+            if x[i] > 0.0 {
+                d.x.push(x[i]);
+                d.m.push(m[i]);
+                d.weight.push(w);
+            } else {
+                d.n_skipped += 1;
+            }
+        }
+        Ok(d)
+    }
+
+    pub fn n_obs(&self) -> f64 {
+        self.weight.iter().sum()
+    }
+}
+
+fn row(p: &[f64], c: &[f64; 3], x: f64, m: f64) -> (f64, [f64; 3]) {
+    let (pp, q, g) = (p[0], p[1], p[2]);
+    let [lgq, lng, pq] = *c;
+    let px = pp * x;
+    let (lm, lx, lgm) = (m.ln(), x.ln(), (g + m * x).ln());
+    let pxq = digamma(px + q);
+    let l = ln_gamma(px + q) - ln_gamma(px) - lgq + q * lng + (px - 1.0) * lm + px * lx
+        - (px + q) * lgm;
+    (
+        l,
+        [
+            x * (pxq - digamma(px) + lm + lx - lgm),
+            pxq - pq + lng - lgm,
+            q / g - (px + q) / (g + m * x),
+        ],
+    )
+}
+
+fn ll_grad_impl(p: &[f64], d: &SpendData, grad: &mut [f64]) -> f64 {
+    if p.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return f64::NAN;
+    }
+    let c = [ln_gamma(p[1]), p[2].ln(), digamma(p[1])];
+    let (s, g) = chunked_sum::<3, _>(d.x.len(), |i, g| {
+        let w = d.weight[i];
+        if w == 0.0 {
+            return 0.0;
+        }
+        let (l, gr) = row(p, &c, d.x[i], d.m[i]);
+        for k in 0..3 {
+            g[k] += w * gr[k];
+        }
+        w * l
+    });
+    grad.copy_from_slice(&g);
+    s
+}
+
+/// Per-row log-likelihood terms (unweighted).
+pub fn log_likelihood_terms(params: &[f64], data: &SpendData) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    let c = [ln_gamma(params[1]), params[2].ln(), digamma(params[1])];
+    Ok(par_map(data.x.len(), |i| {
+        row(params, &c, data.x[i], data.m[i]).0
+    }))
+}
+
+/// Total weighted log-likelihood.
+pub fn log_likelihood(params: &[f64], data: &SpendData) -> Result<f64> {
+    check_params(params, PARAM_NAMES)?;
+    let mut g = [0.0; 3];
+    Ok(ll_grad_impl(params, data, &mut g))
+}
+
+/// Gradient of the total log-likelihood with respect to `[p, q, gamma]`.
+pub fn gradient(params: &[f64], data: &SpendData) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    let mut g = [0.0; 3];
+    ll_grad_impl(params, data, &mut g);
+    Ok(g.to_vec())
+}
+
+/// Maximum-likelihood fit on the repeat customers in `data`.
+pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
+    let n = data.n_obs();
+    if !(n > 0.0) {
+        return Err(CoreError::Data {
+            column: "frequency".into(),
+            message: "no repeat customers to fit the spend model".into(),
+            rows: 0,
+        });
+    }
+    let mean = data
+        .m
+        .iter()
+        .zip(&data.weight)
+        .map(|(m, w)| m * w)
+        .sum::<f64>()
+        / n;
+    let starts = vec![
+        vec![2.0, 3.0, mean],
+        vec![5.0, 4.0, 0.6 * mean],
+        vec![1.0, 1.5, 0.5 * mean],
+        vec![10.0, 10.0, 0.9 * mean],
+    ];
+    optimize::fit_model(
+        PARAM_NAMES,
+        |p, g| ll_grad_impl(p, data, g),
+        &starts,
+        n,
+        data.x.len(),
+        opts,
+    )
+}
+
+/// E[mean spend | x, m] = (γ + m x) p / (p x + q - 1); for x = 0 the population mean
+/// p γ / (q - 1). Errors if `q <= 1` (the mean is undefined). Columns may be broadcast.
+pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    let (p, q, g) = (params[0], params[1], params[2]);
+    if q <= 1.0 {
+        return Err(CoreError::Argument {
+            name: "q".into(),
+            message: format!("expected spend is undefined for q <= 1 (q = {q})"),
+        });
+    }
+    let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
+    super::check_nonneg("frequency", x)?;
+    super::check_nonneg("monetary_value", m)?;
+    Ok(par_map(n, |i| {
+        let (x, m) = (super::at(x, i), super::at(m, i));
+        (g + m * x) * p / (p * x + q - 1.0)
+    }))
+}

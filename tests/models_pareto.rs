@@ -1,0 +1,72 @@
+#![allow(clippy::needless_range_loop)]
+#[path = "fixtures/common.rs"]
+mod common;
+
+use common::*;
+use custval::models::{pareto_nbd, FitOptions};
+
+const PUB: [f64; 4] = [0.5532, 10.5763, 0.6062, 11.6715];
+
+#[test]
+fn cdnow_published_estimates() {
+    let c = cdnow();
+    let fit = pareto_nbd::fit(&c.data, &FitOptions::default()).expect("fit");
+    println!("{fit:?}");
+    for (i, want) in PUB.iter().enumerate() {
+        assert_sig(fit.params[i], *want, 3, fit.param_names[i]);
+    }
+    assert!(
+        (fit.log_likelihood - -9594.98).abs() < 0.01,
+        "{}",
+        fit.log_likelihood
+    );
+    assert!(fit
+        .standard_errors
+        .iter()
+        .all(|s| s.is_finite() && *s > 0.0));
+}
+
+#[test]
+fn gradient_matches_finite_differences() {
+    let c = cdnow();
+    for p in [
+        [0.5, 10.0, 0.6, 12.0],
+        [0.5, 30.0, 0.6, 2.0],
+        [1.5, 2.0, 2.5, 40.0],
+        [0.5, 10.0, 1.0, 10.0],
+    ] {
+        let g = pareto_nbd::gradient(&p, &c.data).unwrap();
+        for i in 0..4 {
+            let h = 1e-6 * p[i];
+            let (mut pp, mut pm) = (p, p);
+            pp[i] += h;
+            pm[i] -= h;
+            let fd = (pareto_nbd::log_likelihood(&pp, &c.data).unwrap()
+                - pareto_nbd::log_likelihood(&pm, &c.data).unwrap())
+                / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-4 * (1.0 + fd.abs()),
+                "{p:?} {i}: {fd} vs {}",
+                g[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn predictions() {
+    let t = 39.0;
+    let n: Vec<f64> = (0..300).map(|v| v as f64).collect();
+    let pmf = pareto_nbd::probability_of_purchases(&PUB, &n, &[t]).unwrap();
+    let total: f64 = pmf.iter().sum();
+    let mean: f64 = pmf.iter().zip(&n).map(|(p, n)| p * n).sum();
+    let e = pareto_nbd::expected_purchases(&PUB, &[t]).unwrap()[0];
+    assert!((total - 1.0).abs() < 1e-7, "{total}");
+    assert!((mean - e).abs() < 1e-5, "{mean} vs {e}");
+    let c = cdnow();
+    let pa = pareto_nbd::p_alive(&PUB, &c.data.x, &c.data.t_x, &c.data.t).unwrap();
+    assert!(pa.iter().all(|p| (0.0..=1.0).contains(p)));
+    let ce =
+        pareto_nbd::conditional_expected_purchases(&PUB, 39.0, &[2.0], &[30.43], &[38.86]).unwrap();
+    assert!(ce[0] > 0.5 && ce[0] < 2.0, "{}", ce[0]);
+}

@@ -1,0 +1,242 @@
+#![allow(clippy::needless_range_loop)]
+#[path = "fixtures/common.rs"]
+mod common;
+
+use common::*;
+use custval::core::error::CoreError;
+use custval::models::compress::{compress, scatter};
+use custval::models::{bgnbd, mbgnbd, pareto_nbd, FitOptions, RfmData};
+use std::time::Instant;
+
+fn extreme_rows() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    // heavy buyers, one-time buyers, T = 0, huge T, t_x = T
+    let x = vec![0.0, 0.0, 0.0, 1.0, 300.0, 800.0, 500.0, 5.0, 0.0, 2.0];
+    let tx = vec![0.0, 0.0, 0.0, 0.1, 77.9, 78.0, 1e5, 1e6, 0.0, 0.0];
+    let t = vec![0.0, 78.0, 1e7, 0.1, 78.0, 78.0, 1e5, 1e7, 1e-9, 0.0];
+    (x, tx, t)
+}
+
+#[test]
+fn predictions_are_finite_on_extreme_rows() {
+    let (x, tx, t) = extreme_rows();
+    let pb = [0.2426, 4.4136, 0.7929, 2.4259];
+    let pm = [0.525, 6.183, 0.891, 1.614];
+    let pp = [0.5532, 10.5763, 0.6062, 11.6715];
+    // also parameter regimes with alpha >> beta and beta >> alpha (Pareto 2F1 near z = 1)
+    let pp2 = [0.5, 400.0, 0.6, 0.5];
+    let pp3 = [0.5, 0.5, 2.0, 300.0];
+    for h in [0.0, 1.0, 39.0, 520.0] {
+        for v in [
+            bgnbd::conditional_expected_purchases(&pb, h, &x, &tx, &t).unwrap(),
+            mbgnbd::conditional_expected_purchases(&pm, h, &x, &tx, &t).unwrap(),
+            pareto_nbd::conditional_expected_purchases(&pp, h, &x, &tx, &t).unwrap(),
+            pareto_nbd::conditional_expected_purchases(&pp2, h, &x, &tx, &t).unwrap(),
+            pareto_nbd::conditional_expected_purchases(&pp3, h, &x, &tx, &t).unwrap(),
+        ] {
+            assert!(v.iter().all(|e| e.is_finite() && *e >= 0.0), "h={h}: {v:?}");
+        }
+        for v in [
+            bgnbd::p_alive_at(&pb, &x, &tx, &t, h).unwrap(),
+            mbgnbd::p_alive_at(&pm, &x, &tx, &t, h).unwrap(),
+            pareto_nbd::p_alive_at(&pp, &x, &tx, &t, h).unwrap(),
+            pareto_nbd::p_alive_at(&pp2, &x, &tx, &t, h).unwrap(),
+            pareto_nbd::p_alive_at(&pp3, &x, &tx, &t, h).unwrap(),
+        ] {
+            assert!(v.iter().all(|p| (0.0..=1.0).contains(p)), "h={h}: {v:?}");
+        }
+    }
+    let d = RfmData::new(x, tx, t, None).unwrap();
+    for p in [pp, pp2, pp3] {
+        let terms = pareto_nbd::log_likelihood_terms(&p, &d).unwrap();
+        assert!(terms.iter().all(|v| v.is_finite()), "{p:?}: {terms:?}");
+    }
+    assert!(bgnbd::log_likelihood_terms(&pb, &d)
+        .unwrap()
+        .iter()
+        .all(|v| v.is_finite()));
+    assert!(mbgnbd::log_likelihood_terms(&pm, &d)
+        .unwrap()
+        .iter()
+        .all(|v| v.is_finite()));
+    for e in [
+        bgnbd::expected_purchases(&pb, &[0.0, 1e6]).unwrap(),
+        pareto_nbd::expected_purchases(&pp, &[0.0, 1e6]).unwrap(),
+    ] {
+        assert!(e.iter().all(|v| v.is_finite() && *v >= 0.0), "{e:?}");
+    }
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    assert!(matches!(
+        compress(&[1.0], &[2.0], &[1.0], None),
+        Err(CoreError::Data { .. })
+    ));
+    assert!(matches!(
+        compress(&[f64::NAN], &[0.0], &[1.0], None),
+        Err(CoreError::Data { .. })
+    ));
+    assert!(matches!(
+        compress(&[1.0, 2.0], &[0.0], &[1.0], None),
+        Err(CoreError::Argument { .. })
+    ));
+    assert!(bgnbd::p_alive(&[1.0, -1.0, 1.0, 1.0], &[1.0], &[1.0], &[2.0]).is_err());
+    assert!(bgnbd::p_alive(&[1.0, 1.0, 1.0], &[1.0], &[1.0], &[2.0]).is_err());
+}
+
+#[test]
+fn degenerate_data() {
+    // nobody repeats
+    let d = RfmData::new(vec![0.0; 50], vec![0.0; 50], vec![10.0; 50], None).unwrap();
+    for r in [
+        bgnbd::fit(&d, &FitOptions::default()),
+        pareto_nbd::fit(&d, &FitOptions::default()),
+        mbgnbd::fit(&d, &FitOptions::default()),
+    ] {
+        assert!(matches!(r, Err(CoreError::Convergence(_))), "{r:?}");
+    }
+    // everybody repeats, nobody drops out (t_x = T): error or finite boundary, never NaN
+    let n = 200;
+    let x: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+    let t: Vec<f64> = (0..n).map(|i| 20.0 + (i % 11) as f64).collect();
+    let d = RfmData::new(x, t.clone(), t, None).unwrap();
+    for r in [
+        bgnbd::fit(&d, &FitOptions::default()),
+        pareto_nbd::fit(&d, &FitOptions::default()),
+        mbgnbd::fit(&d, &FitOptions::default()),
+    ] {
+        match r {
+            Ok(f) => assert!(f.params.iter().all(|p| p.is_finite() && *p > 0.0), "{f:?}"),
+            Err(CoreError::Convergence(m)) => println!("degenerate: {m}"),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    // all weights zero
+    let d = RfmData::new(vec![1.0], vec![1.0], vec![2.0], Some(vec![0.0])).unwrap();
+    assert!(bgnbd::fit(&d, &FitOptions::default()).is_err());
+}
+
+#[test]
+fn compress_and_scatter() {
+    let x = [1.0, 0.0, 1.0, 2.0, 0.0];
+    let tx = [3.0, 0.0, 3.0, 4.0, -0.0];
+    let t = [5.0, 5.0, 5.0, 6.0, 5.0];
+    let c = compress(&x, &tx, &t, Some(&[1.0, 2.0, 3.0, 4.0, 5.0])).unwrap();
+    assert_eq!(c.data.x, vec![0.0, 1.0, 2.0]);
+    assert_eq!(c.data.weight, vec![7.0, 4.0, 4.0]);
+    let back = scatter(&c.data.t_x, &c.index).unwrap();
+    assert_eq!(back, vec![3.0, 0.0, 3.0, 4.0, 0.0]);
+    assert!(scatter(&[1.0], &[3]).is_err());
+}
+
+fn run_in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+#[test]
+fn fits_are_identical_for_1_and_2_threads() {
+    let (x, tx, t) = synthetic(60_000, 7);
+    let c = compress(&x, &tx, &t, None).unwrap();
+    let opts = FitOptions::default();
+    let a = run_in_pool(1, || bgnbd::fit(&c.data, &opts).unwrap());
+    let b = run_in_pool(2, || bgnbd::fit(&c.data, &opts).unwrap());
+    assert_eq!(a.params, b.params);
+    assert_eq!(a.log_likelihood.to_bits(), b.log_likelihood.to_bits());
+    let a = run_in_pool(1, || pareto_nbd::fit(&c.data, &opts).unwrap());
+    let b = run_in_pool(2, || pareto_nbd::fit(&c.data, &opts).unwrap());
+    assert_eq!(a.params, b.params);
+    assert_eq!(a.standard_errors, b.standard_errors);
+}
+
+/// Timing on 1M synthetic customers: `cargo test --release --test models_robust -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_1m() {
+    let (x, tx, t) = synthetic(1_000_000, 42);
+    let s = Instant::now();
+    let c = compress(&x, &tx, &t, None).unwrap();
+    println!(
+        "compress: {:?} -> {} unique rows",
+        s.elapsed(),
+        c.data.len()
+    );
+    let opts = FitOptions::default();
+    for (name, f) in [
+        ("bgnbd", bgnbd::fit as fn(&RfmData, &FitOptions) -> _),
+        ("mbgnbd", mbgnbd::fit),
+        ("pareto_nbd", pareto_nbd::fit),
+    ] {
+        let s = Instant::now();
+        let r: custval::core::error::Result<custval::models::FitResult> = f(&c.data, &opts);
+        let r = r.unwrap();
+        println!(
+            "{name} fit: {:?} ({} iterations) params {:?}",
+            s.elapsed(),
+            r.iterations,
+            r.params
+        );
+    }
+    let p = bgnbd::fit(&c.data, &opts).unwrap().params;
+    let s = Instant::now();
+    let e = bgnbd::conditional_expected_purchases(&p, 52.0, &x, &tx, &t).unwrap();
+    let pa = bgnbd::p_alive(&p, &x, &tx, &t).unwrap();
+    println!(
+        "bgnbd predictions on 1M rows (cond. expected + p_alive): {:?}",
+        s.elapsed()
+    );
+    assert_eq!(e.len() + pa.len(), 2_000_000);
+    let pp = pareto_nbd::fit(&c.data, &opts).unwrap().params;
+    let s = Instant::now();
+    let e =
+        pareto_nbd::conditional_expected_purchases(&pp, 52.0, &c.data.x, &c.data.t_x, &c.data.t)
+            .unwrap();
+    let e = scatter(&e, &c.index).unwrap();
+    println!(
+        "pareto predictions (unique rows + scatter): {:?}",
+        s.elapsed()
+    );
+    assert_eq!(e.len(), 1_000_000);
+}
+
+#[test]
+fn compress_matches_naive_grouping() {
+    let (x, tx, t) = synthetic(20_000, 3);
+    let w: Vec<f64> = (0..x.len()).map(|i| 0.5 + (i % 5) as f64).collect();
+    let c = compress(&x, &tx, &t, Some(&w)).unwrap();
+    let mut keys: Vec<(u64, u64, u64, usize)> = (0..x.len())
+        .map(|i| (x[i].to_bits(), tx[i].to_bits(), t[i].to_bits(), i))
+        .collect();
+    keys.sort();
+    let (mut ux, mut uw) = (Vec::new(), Vec::<f64>::new());
+    let mut prev = None;
+    for &(a, b, cc, i) in &keys {
+        if prev != Some((a, b, cc)) {
+            ux.push((f64::from_bits(a), f64::from_bits(b), f64::from_bits(cc)));
+            uw.push(0.0);
+            prev = Some((a, b, cc));
+        }
+        *uw.last_mut().unwrap() += w[i];
+    }
+    assert_eq!(c.data.len(), ux.len());
+    for j in 0..ux.len() {
+        assert_eq!((c.data.x[j], c.data.t_x[j], c.data.t[j]), ux[j]);
+        assert_eq!(c.data.weight[j].to_bits(), uw[j].to_bits());
+    }
+    for i in 0..x.len() {
+        let j = c.index[i] as usize;
+        assert_eq!(
+            (c.data.x[j], c.data.t_x[j], c.data.t[j]),
+            (x[i], tx[i], t[i])
+        );
+    }
+    // predictions per unique (x, T) pair equal the per-row formula on the full columns
+    let p = [0.2426, 4.4136, 0.7929, 2.4259];
+    let full = bgnbd::conditional_expected_purchases(&p, 10.0, &x, &tx, &t).unwrap();
+    let part =
+        bgnbd::conditional_expected_purchases(&p, 10.0, &c.data.x, &c.data.t_x, &c.data.t).unwrap();
+    assert_eq!(scatter(&part, &c.index).unwrap(), full);
+}
