@@ -294,3 +294,19 @@ def test_without_amount_money_columns_are_absent():
         "first_purchase",
         "last_purchase",
     ]
+
+
+def test_midnight_observation_end_keeps_that_whole_day_like_lifetimes():
+    log = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-10 18:00", "2024-01-11"]),
+        }
+    )
+    for end in (pd.Timestamp("2024-01-10"), "2024-01-10"):
+        out = custval.rfm_summary(log, observation_end=end)
+        assert list(out.index) == [1]
+        assert out.loc[1, "frequency"] == 1
+        assert out.attrs["custval"]["rows_after_observation_end"] == 1
+    exact = custval.rfm_summary(log, observation_end=pd.Timestamp("2024-01-10 12:00"))
+    assert exact.loc[1, "frequency"] == 0
