@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["custval.summary", "custval.datasets", "custval.metrics"]
+MODULES = ["custval.summary", "custval.datasets", "custval.models", "custval.clv"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -300,7 +300,9 @@ def test_midnight_observation_end_keeps_that_whole_day_like_lifetimes():
     log = pd.DataFrame(
         {
             "customer_id": [1, 1, 2],
-            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-10 18:00", "2024-01-11"]),
+            "timestamp": pd.to_datetime(
+                ["2024-01-01 00:00", "2024-01-10 18:00", "2024-01-11 00:00"]
+            ),
         }
     )
     for end in (pd.Timestamp("2024-01-10"), "2024-01-10"):

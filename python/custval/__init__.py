@@ -7,8 +7,9 @@ dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
 
 import warnings
 
-from custval import datasets
+from custval import datasets, models
 from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
+from custval.clv import customer_lifetime_value
 from custval.exceptions import (
     ColumnNotFoundError,
     ConvergenceError,
@@ -32,6 +33,14 @@ from custval.metrics import (
     unit_economics,
     value_concentration,
 )
+from custval.models import (
+    BetaGeo,
+    BetaGeoBetaBinom,
+    GammaGamma,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    ShiftedBetaGeo,
+)
 from custval.summary import Kpis, calibration_holdout, kpis, rfm_summary
 
 if not is_release_build():
@@ -43,23 +52,31 @@ if not is_release_build():
     )
 
 __all__ = [
+    "BetaGeo",
+    "BetaGeoBetaBinom",
     "ClvToCac",
     "ColumnNotFoundError",
     "Concentration",
     "ConvergenceError",
     "CustvalError",
     "DataError",
+    "GammaGamma",
     "Kpis",
+    "ModifiedBetaGeo",
     "Nps",
+    "ParetoNBD",
     "SchemaError",
+    "ShiftedBetaGeo",
     "__version__",
     "cac",
     "calibration_holdout",
     "clv_to_cac",
     "cohorts",
+    "customer_lifetime_value",
     "datasets",
     "get_num_threads",
     "kpis",
+    "models",
     "nps",
     "retention",
     "retention_cost",

@@ -5,6 +5,7 @@ mod errors;
 mod gil;
 mod input;
 mod metrics;
+mod models;
 mod transactions;
 
 /// Sets the size of custval's thread pool.
@@ -48,5 +49,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transactions::kpis, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::retention, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::cohorts, m)?)?;
+    m.add_function(wrap_pyfunction!(models::fit_model, m)?)?;
+    m.add_function(wrap_pyfunction!(models::expected_purchases, m)?)?;
+    m.add_function(wrap_pyfunction!(models::conditional_expected_purchases, m)?)?;
+    m.add_function(wrap_pyfunction!(models::p_alive, m)?)?;
+    m.add_function(wrap_pyfunction!(models::probability_of_purchases, m)?)?;
+    m.add_function(wrap_pyfunction!(models::conditional_expected_spend, m)?)?;
+    m.add_function(wrap_pyfunction!(models::sbg_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(models::sbg_expected_lifetime, m)?)?;
+    m.add_function(wrap_pyfunction!(models::time_unit_factor, m)?)?;
+    m.add_function(wrap_pyfunction!(models::customer_lifetime_value, m)?)?;
     Ok(())
 }
