@@ -1,86 +1,18 @@
 //! Bindings for the customer-base metrics: retention (growth accounting) and cohorts.
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch};
-use arrow_schema::{ArrowError, DataType, Field, Schema};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array};
+use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
-use pyo3_arrow::{PyArray, PyRecordBatch};
 
+use super::columns::{batch, money_column, Named, Transactions};
 use super::errors::CustvalError;
 use super::gil;
-use super::input::{self, NamedArray};
 use crate::core::activity;
-use crate::core::aggregate::{Columns, Options};
 use crate::core::cohorts::{self as core_cohorts, CohortValue};
-use crate::core::money;
-use crate::core::period::{Freq, Periodizer};
+use crate::core::period::Freq;
 use crate::core::retention as core_retention;
 use crate::core::summary::{mean_minor, MEAN_EXTRA_SCALE};
-
-type Named = (String, PyArray);
-
-/// The validated columns of one call.
-struct Log {
-    customer: NamedArray,
-    time: NamedArray,
-    amount: Option<NamedArray>,
-    order: Option<NamedArray>,
-}
-
-impl Log {
-    fn new(
-        customer: Named,
-        time: Named,
-        amount: Option<Named>,
-        order: Option<Named>,
-    ) -> PyResult<Self> {
-        let named = |(name, array): Named| NamedArray::new(name, array);
-        Ok(Log {
-            customer: named(customer)?,
-            time: named(time)?,
-            amount: amount.map(named).transpose()?,
-            order: order.map(named).transpose()?,
-        })
-    }
-
-    fn columns(&self, freq: Freq, scale: u32) -> PyResult<(Columns<'_>, Options)> {
-        if scale > 18 {
-            return Err(CustvalError::new_err(format!(
-                "scale must be between 0 and 18, got {scale}"
-            )));
-        }
-        let (times, unit) = input::times(&self.time)?;
-        let amounts = self
-            .amount
-            .as_ref()
-            .map(|a| input::amounts(a, scale))
-            .transpose()?;
-        let columns = Columns {
-            ids: input::ids(&self.customer)?,
-            times,
-            amounts: amounts.map(|(a, _)| a),
-            orders: self.order.as_ref().map(input::order_codes).transpose()?,
-            costs: None,
-        };
-        let options = Options {
-            periodizer: Periodizer::new(freq, unit),
-            scale: amounts.map_or(scale, |(_, s)| s),
-            start: None,
-            end: None,
-            split: None,
-            amount_name: self
-                .amount
-                .as_ref()
-                .map_or_else(String::new, |a| a.name.clone()),
-            cost_name: String::new(),
-        };
-        Ok((columns, options))
-    }
-}
-
-fn arrow_error(err: ArrowError) -> PyErr {
-    CustvalError::new_err(format!("building the result failed: {err}"))
-}
 
 fn int_column(name: &str, values: impl IntoIterator<Item = i64>) -> (Field, ArrayRef) {
     (
@@ -94,37 +26,6 @@ fn ratio_column(name: &str, values: Vec<Option<f64>>) -> (Field, ArrayRef) {
         Field::new(name, DataType::Float64, true),
         Arc::new(Float64Array::from(values)),
     )
-}
-
-/// Money in minor units at `scale`, as decimal128(38, scale) or float64; `None` is null.
-fn money_column(
-    name: &str,
-    values: Vec<Option<i128>>,
-    scale: u32,
-    decimal: bool,
-) -> PyResult<(Field, ArrayRef)> {
-    let nullable = values.iter().any(Option::is_none);
-    let array: ArrayRef = if decimal {
-        Arc::new(
-            Decimal128Array::from(values)
-                .with_precision_and_scale(38, scale as i8)
-                .map_err(arrow_error)?,
-        )
-    } else {
-        Arc::new(Float64Array::from(
-            values
-                .into_iter()
-                .map(|v| v.map(|v| money::to_f64(v, scale)))
-                .collect::<Vec<_>>(),
-        ))
-    };
-    Ok((Field::new(name, array.data_type().clone(), nullable), array))
-}
-
-fn batch(py: Python<'_>, columns: Vec<(Field, ArrayRef)>) -> PyResult<Bound<'_, PyAny>> {
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(arrow_error)?;
-    PyRecordBatch::new(batch).into_pyarrow(py)
 }
 
 /// Growth accounting per period: one row per calendar period from the first to the last
@@ -144,7 +45,7 @@ pub fn retention<'py>(
     decimal: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let freq = Freq::parse(freq)?;
-    let log = Log::new(customer, time, amount, order)?;
+    let log = Transactions::new(customer, time, amount, order, None)?;
     let (columns, options) = log.columns(freq, scale)?;
     let table = gil::run(py, || {
         let activity = activity::activity(&columns, &options)?;
@@ -219,12 +120,12 @@ pub fn cohorts<'py>(
     let freq = Freq::parse(freq)?;
     let kind = CohortValue::parse(value)?;
     let cumulative = value == "cumulative_revenue_per_customer";
-    let log = Log::new(customer, time, amount, order)?;
-    if kind == CohortValue::Revenue && log.amount.is_none() {
+    if kind == CohortValue::Revenue && amount.is_none() {
         return Err(CustvalError::new_err(format!(
             "value='{value}' needs an amount column (amount=...)"
         )));
     }
+    let log = Transactions::new(customer, time, amount, order, None)?;
     let (columns, options) = log.columns(freq, scale)?;
     let table = gil::run(py, || {
         let activity = activity::activity(&columns, &options)?;

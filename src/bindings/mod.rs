@@ -1,6 +1,7 @@
 //! The pyo3 module `custval._native`: extraction, one call into the core, conversion.
 use pyo3::prelude::*;
 
+mod columns;
 mod errors;
 mod gil;
 mod input;
