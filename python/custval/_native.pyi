@@ -1,0 +1,157 @@
+"""Type stubs of the native extension (checked with ``python -m mypy.stubtest``)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+__all__ = [
+    "ColumnNotFoundError",
+    "ConvergenceError",
+    "CustvalError",
+    "DataError",
+    "SchemaError",
+    "__version__",
+    "calibration_holdout",
+    "cohorts",
+    "conditional_expected_purchases",
+    "conditional_expected_spend",
+    "customer_lifetime_value",
+    "expected_purchases",
+    "fit_model",
+    "get_num_threads",
+    "is_release_build",
+    "kpis",
+    "p_alive",
+    "probability_of_purchases",
+    "retention",
+    "rfm_summary",
+    "sbg_curve",
+    "sbg_expected_lifetime",
+    "set_num_threads",
+    "time_unit_factor",
+]
+
+__version__: str
+
+class CustvalError(ValueError): ...
+class ColumnNotFoundError(CustvalError): ...
+class SchemaError(CustvalError): ...
+class DataError(CustvalError): ...
+class ConvergenceError(CustvalError): ...
+
+_Named = tuple[str, pa.Array]
+_Floats = npt.NDArray[np.float64]
+
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def is_release_build() -> bool: ...
+def rfm_summary(
+    customer: _Named,
+    time: _Named,
+    amount: _Named | None,
+    order: _Named | None,
+    *,
+    freq: str,
+    freq_multiplier: float,
+    scale: int,
+    observation_end: int | None,
+    include_first: bool,
+    decimal: bool,
+) -> tuple[pa.RecordBatch, int]: ...
+def calibration_holdout(
+    customer: _Named,
+    time: _Named,
+    amount: _Named | None,
+    order: _Named | None,
+    *,
+    freq: str,
+    freq_multiplier: float,
+    scale: int,
+    calibration_end: int,
+    observation_end: int | None,
+    decimal: bool,
+) -> tuple[pa.RecordBatch, int, int, float]: ...
+def kpis(
+    customer: _Named,
+    time: _Named,
+    amount: _Named | None,
+    order: _Named | None,
+    cost: _Named | None,
+    *,
+    scale: int,
+    start: int | None,
+    end: int | None,
+) -> tuple[int, int, int, int, int | None, int, int]: ...
+def retention(
+    customer: _Named,
+    time: _Named,
+    amount: _Named | None,
+    order: _Named | None,
+    *,
+    freq: str,
+    scale: int,
+    active_window: int,
+    decimal: bool,
+) -> pa.RecordBatch: ...
+def cohorts(
+    customer: _Named,
+    time: _Named,
+    amount: _Named | None,
+    order: _Named | None,
+    *,
+    freq: str,
+    scale: int,
+    value: str,
+    normalize: bool,
+    decimal: bool,
+) -> pa.RecordBatch: ...
+def fit_model(
+    model: str,
+    columns: list[npt.ArrayLike],
+    weights: npt.ArrayLike | None,
+    *,
+    penalizer: float,
+    max_iter: int,
+    tol: float,
+) -> dict[str, Any]: ...
+def expected_purchases(model: str, params: list[float], t: npt.ArrayLike) -> _Floats: ...
+def conditional_expected_purchases(
+    model: str,
+    params: list[float],
+    t: npt.ArrayLike,
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    age: npt.ArrayLike,
+) -> _Floats: ...
+def p_alive(
+    model: str,
+    params: list[float],
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    age: npt.ArrayLike,
+    t: npt.ArrayLike,
+) -> _Floats: ...
+def probability_of_purchases(
+    model: str, params: list[float], n: npt.ArrayLike, t: npt.ArrayLike
+) -> _Floats: ...
+def conditional_expected_spend(
+    params: list[float], frequency: npt.ArrayLike, monetary_value: npt.ArrayLike
+) -> _Floats: ...
+def sbg_curve(kind: str, params: list[float], t: npt.ArrayLike) -> _Floats: ...
+def sbg_expected_lifetime(params: list[float], discount_rate: float | None = None) -> float: ...
+def time_unit_factor(horizon_unit: str, freq: str, freq_multiplier: float) -> float: ...
+def customer_lifetime_value(
+    model: str,
+    params: list[float],
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    age: npt.ArrayLike,
+    expected_spend: npt.ArrayLike,
+    *,
+    margin: float,
+    horizon: int,
+    discount_rate: float,
+    unit_factor: float,
+) -> _Floats: ...
