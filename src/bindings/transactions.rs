@@ -38,13 +38,12 @@ pub fn rfm_summary<'py>(
     let transactions = Transactions::new(customer, time, amount, order, None)?;
     let (columns, mut options) = transactions.columns(freq, scale)?;
     options.end = observation_end;
-    let (result, end_period, rows_after_end) = gil::run(py, || {
+    let (result, rows_after_end) = gil::run(py, || {
         let aggregate = aggregate::aggregate(&columns, &options)?;
         let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
         let result = summary::rfm_summary(&aggregate, end_period, freq_multiplier, include_first);
-        Ok((result, end_period, aggregate.rows_after_end))
+        Ok((result, aggregate.rows_after_end))
     })?;
-    let _ = end_period;
     let scale = options.scale;
     let mut out = vec![
         row_column("first_row", result.first_row),
