@@ -240,3 +240,155 @@ fn compress_matches_naive_grouping() {
         bgnbd::conditional_expected_purchases(&p, 10.0, &c.data.x, &c.data.t_x, &c.data.t).unwrap();
     assert_eq!(scatter(&part, &c.index).unwrap(), full);
 }
+
+/// Deterministic pseudo-random uniforms in (0, 1).
+fn uniforms(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        })
+        .collect()
+}
+
+#[test]
+fn gamma_gamma_factored_likelihood_matches_rows() {
+    use custval::models::gamma_gamma::{self, SpendData};
+    // > CHUNK rows, repeated (x, m) pairs, zero weights and x = 0 rows.
+    let n = 9000;
+    let u = uniforms(2 * n, 7);
+    let x: Vec<f64> = (0..n).map(|i| (u[i] * 8.0).floor()).collect();
+    let m: Vec<f64> = (0..n)
+        .map(|i| 1.0 + (u[n + i] * 400.0).round() / 8.0)
+        .collect();
+    let w: Vec<f64> = (0..n).map(|i| (i % 5) as f64 * 0.5).collect();
+    let d = SpendData::new(&x, &m, Some(&w)).unwrap();
+    let p = [4.3, 2.7, 11.0];
+    let terms = gamma_gamma::log_likelihood_terms(&p, &d).unwrap();
+    let want: f64 = terms.iter().zip(&d.weight).map(|(t, w)| t * w).sum();
+    let got = gamma_gamma::log_likelihood(&p, &d).unwrap();
+    assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
+    // Analytic gradient vs central differences.
+    let g = gamma_gamma::gradient(&p, &d).unwrap();
+    for k in 0..3 {
+        let h = 1e-6 * p[k];
+        let (mut a, mut b) = (p, p);
+        a[k] += h;
+        b[k] -= h;
+        let fd = (gamma_gamma::log_likelihood(&a, &d).unwrap()
+            - gamma_gamma::log_likelihood(&b, &d).unwrap())
+            / (2.0 * h);
+        assert!(
+            (g[k] - fd).abs() <= 1e-5 * fd.abs().max(1.0),
+            "{k}: {} vs {fd}",
+            g[k]
+        );
+    }
+    // Bit-identical for 1 and 2 threads.
+    let l1 = run_in_pool(1, || gamma_gamma::log_likelihood(&p, &d).unwrap());
+    let g1 = run_in_pool(1, || gamma_gamma::gradient(&p, &d).unwrap());
+    let l2 = run_in_pool(2, || gamma_gamma::log_likelihood(&p, &d).unwrap());
+    let g2 = run_in_pool(2, || gamma_gamma::gradient(&p, &d).unwrap());
+    assert_eq!(l1.to_bits(), l2.to_bits());
+    assert_eq!(g1, g2);
+    // CDNOW repeat customers, each row three times (weights 0, 1, 2): same estimate as the
+    // weighted-once data, and n_unique counts the distinct (x, m) rows with weight.
+    let c = columns(CDNOW_TX, &["x", "zbar"]);
+    let k = c[0].len();
+    let tri = |v: &[f64]| [v, v, v].concat();
+    let w3: Vec<f64> = (0..3 * k).map(|i| (i / k) as f64).collect();
+    let d3 = SpendData::new(&tri(&c[0]), &tri(&c[1]), Some(&w3)).unwrap();
+    let w1 = vec![3.0; k];
+    let d1 = SpendData::new(&c[0], &c[1], Some(&w1)).unwrap();
+    let f3 = run_in_pool(2, || gamma_gamma::fit(&d3, &FitOptions::default()).unwrap());
+    let f1 = run_in_pool(1, || gamma_gamma::fit(&d1, &FitOptions::default()).unwrap());
+    for j in 0..3 {
+        assert!((f3.params[j] - f1.params[j]).abs() <= 1e-6 * f1.params[j]);
+    }
+    let mut pairs: Vec<(u64, u64)> = (0..d1.x.len())
+        .map(|i| (d1.x[i].to_bits(), d1.m[i].to_bits()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    assert_eq!(f3.n_unique, pairs.len());
+    assert_eq!(f1.n_unique, pairs.len());
+}
+
+#[test]
+fn discounted_expected_purchases_match_per_horizon_sums() {
+    use custval::models::clv;
+    let n = 5000;
+    let u = uniforms(3 * n, 11);
+    let t: Vec<f64> = (0..n).map(|i| (u[i] * 78.0 * 7.0).round() / 7.0).collect();
+    let tx: Vec<f64> = (0..n)
+        .map(|i| (u[n + i] * t[i] * 7.0).floor() / 7.0)
+        .collect();
+    let x: Vec<f64> = (0..n)
+        .map(|i| {
+            if tx[i] > 0.0 {
+                1.0 + (u[2 * n + i] * 6.0).floor()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let (times, weights) = clv::horizon_weights(12, 1.0, 0.01, 4.348).unwrap();
+    type Cond = fn(&[f64], f64, &[f64], &[f64], &[f64]) -> custval::core::error::Result<Vec<f64>>;
+    type Disc = fn(
+        &[f64],
+        &[f64],
+        &[f64],
+        &[f64],
+        &[f64],
+        &[f64],
+    ) -> custval::core::error::Result<Vec<f64>>;
+    let models: [(&[f64], Cond, Disc); 3] = [
+        (
+            &[0.2426, 4.4136, 0.7929, 2.4259],
+            bgnbd::conditional_expected_purchases,
+            bgnbd::discounted_expected_purchases,
+        ),
+        (
+            &[0.525, 6.183, 0.891, 1.614],
+            mbgnbd::conditional_expected_purchases,
+            mbgnbd::discounted_expected_purchases,
+        ),
+        (
+            &[0.5532, 10.5763, 0.6062, 11.6715],
+            pareto_nbd::conditional_expected_purchases,
+            pareto_nbd::discounted_expected_purchases,
+        ),
+    ];
+    for (p, cond, disc) in models {
+        let got = disc(p, &times, &weights, &x, &tx, &t).unwrap();
+        let want = clv::clv(|h| cond(p, h, &x, &tx, &t), &[1.0], 1.0, 12, 0.01, 4.348).unwrap();
+        for i in 0..n {
+            assert!(
+                (got[i] - want[i]).abs() <= 1e-12 * want[i].abs().max(1e-300) + 1e-300,
+                "row {i}: {} vs {}",
+                got[i],
+                want[i]
+            );
+        }
+        // Per-row results equal single-row calls (pair factoring is exact).
+        for i in (0..n).step_by(97) {
+            let one = cond(p, 39.0, &x[i..i + 1], &tx[i..i + 1], &t[i..i + 1]).unwrap()[0];
+            let all = cond(p, 39.0, &x, &tx, &t).unwrap()[i];
+            assert_eq!(one.to_bits(), all.to_bits());
+        }
+    }
+    // Pareto/NBD P(alive) by pairs vs single rows, shifted.
+    let p = [0.5532, 10.5763, 0.6062, 11.6715];
+    let all = pareto_nbd::p_alive_at(&p, &x, &tx, &t, 3.0).unwrap();
+    for i in (0..n).step_by(89) {
+        let one =
+            pareto_nbd::p_alive_at(&p, &x[i..i + 1], &tx[i..i + 1], &t[i..i + 1], 3.0).unwrap()[0];
+        assert_eq!(one.to_bits(), all[i].to_bits());
+    }
+}

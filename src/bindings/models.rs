@@ -74,6 +74,32 @@ impl Model {
         }
     }
 
+    /// `Σ_k w_k E[X(t_k) | history]` in one pass, for the models that have it (computed per
+    /// customer: they factor the work per distinct (x, T) pair themselves, cheaper than
+    /// compressing the rows).
+    fn discounted(
+        self,
+        p: &[f64],
+        times: &[f64],
+        weights: &[f64],
+        x: &[f64],
+        tx: &[f64],
+        tt: &[f64],
+    ) -> Option<CoreResult<Vec<f64>>> {
+        match self {
+            Model::BgNbd => Some(bgnbd::discounted_expected_purchases(
+                p, times, weights, x, tx, tt,
+            )),
+            Model::MbgNbd => Some(mbgnbd::discounted_expected_purchases(
+                p, times, weights, x, tx, tt,
+            )),
+            Model::ParetoNbd => Some(pareto_nbd::discounted_expected_purchases(
+                p, times, weights, x, tx, tt,
+            )),
+            _ => None,
+        }
+    }
+
     fn p_alive(self, p: &[f64], x: &[f64], tx: &[f64], tt: &[f64], t: f64) -> CoreResult<Vec<f64>> {
         match self {
             Model::BgNbd => bgnbd::p_alive_at(p, x, tx, tt, t),
@@ -156,17 +182,10 @@ pub fn fit_model<'py>(
     };
     let (fit, skipped) = gil::run(py, || match model {
         Model::GammaGamma => {
+            // `gamma_gamma::fit` groups the rows by x and merges equal (x, m) pairs itself
+            // (n_unique counts those), cheaper than a general compress of mostly distinct m.
             let kept = SpendData::new(cols[0], cols[1], w)?;
-            // Compress equal (x, m) pairs: (x, 0, m) rows with summed weights.
-            let zeros = vec![0.0; kept.x.len()];
-            let c = compress(&kept.x, &zeros, &kept.m, Some(kept.weight.as_slice()))?;
-            let data = SpendData {
-                x: c.data.x,
-                m: c.data.t,
-                weight: c.data.weight,
-                n_skipped: kept.n_skipped,
-            };
-            Ok((gamma_gamma::fit(&data, &opts)?, kept.n_skipped))
+            Ok((gamma_gamma::fit(&kept, &opts)?, kept.n_skipped))
         }
         Model::Sbg => {
             let data = SbgData::new(cols[0], cols[1], w)?;
@@ -237,10 +256,12 @@ pub fn conditional_expected_purchases<'py>(
         slice("recency", &recency)?,
         slice("T", &age)?,
     );
-    let out = gil::run(py, || {
-        per_unique(x, tx, tt, |x, tx, tt| {
+    let out = gil::run(py, || match model {
+        // These factor the work per distinct (x, T) pair themselves: compute per customer.
+        Model::BgNbd | Model::MbgNbd | Model::ParetoNbd => model.conditional(&params, t, x, tx, tt),
+        _ => per_unique(x, tx, tt, |x, tx, tt| {
             model.conditional(&params, t, x, tx, tt)
-        })
+        }),
     })?;
     Ok(array(py, out))
 }
@@ -263,8 +284,11 @@ pub fn p_alive<'py>(
         slice("T", &age)?,
     );
     let out = gil::run(py, || match model {
-        // Closed forms cheaper than compressing the rows: compute per customer.
-        Model::BgNbd | Model::MbgNbd | Model::BgBb => model.p_alive(&params, x, tx, tt, t),
+        // Closed forms (Pareto/NBD: 2F1 terms per distinct pair) cheaper than compressing the
+        // rows: compute per customer.
+        Model::BgNbd | Model::MbgNbd | Model::BgBb | Model::ParetoNbd => {
+            model.p_alive(&params, x, tx, tt, t)
+        }
         _ => per_unique(x, tx, tt, |x, tx, tt| model.p_alive(&params, x, tx, tt, t)),
     })?;
     Ok(array(py, out))
@@ -413,6 +437,20 @@ pub fn customer_lifetime_value<'py>(
         )));
     }
     let out = gil::run(py, || {
+        let (times, weights) = clv::horizon_weights(horizon, margin, discount_rate, unit_factor)?;
+        if let Some(purchases) = model.discounted(&params, &times, &weights, x, tx, tt) {
+            if spend.iter().any(|v| !v.is_finite()) {
+                return Err(CoreError::Argument {
+                    name: "expected_spend".into(),
+                    message: "must be finite".into(),
+                });
+            }
+            let mut out = purchases?;
+            out.par_iter_mut().enumerate().for_each(|(i, v)| {
+                *v *= margin * if spend.len() == 1 { spend[0] } else { spend[i] }
+            });
+            return Ok(out);
+        }
         let c = compress(x, tx, tt, None)?;
         let d = &c.data;
         // CLV is linear in spend and margin: discount the purchases once per unique row.

@@ -242,6 +242,24 @@ pub fn conditional_expected_purchases(
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
+    discounted_expected_purchases(params, &[t], &[1.0], x, t_x, tt)
+}
+
+/// `Σ_k weights[k] × E[X(times[k]) | x, t_x, T]` per row: several horizons in one pass (CLV
+/// with [`super::clv::horizon_weights`]). `E[X(t)] = A(x, T, t) × P(alive | x, t_x, T)`: the
+/// weighted sum of the `2F1` factors `A` is computed once per distinct `(x, T)` pair (a few
+/// tens of thousands with daily data), P(alive) once per row. Columns may be broadcast.
+pub fn discounted_expected_purchases(
+    params: &[f64],
+    times: &[f64],
+    weights: &[f64],
+    x: &[f64],
+    t_x: &[f64],
+    tt: &[f64],
+) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    super::check_len("weights", weights.len(), times.len())?;
+    check_nonneg("t", times)?;
     let n = bcast_len(&[
         ("frequency", x.len()),
         ("recency", t_x.len()),
@@ -251,14 +269,26 @@ pub fn conditional_expected_purchases(
         check_nonneg(nm, v)?;
     }
     let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
-    if t == 0.0 {
+    let steps: Vec<(f64, f64)> = times
+        .iter()
+        .zip(weights)
+        .filter(|(t, w)| **t > 0.0 && **w != 0.0)
+        .map(|(t, w)| (*t, *w))
+        .collect();
+    if steps.is_empty() {
         return Ok(vec![0.0; n]);
     }
-    // The 2F1 factor depends on (x, T) only: compute it once per distinct pair.
+    // The 2F1 factor depends on (x, T) only: compute its weighted sum once per distinct pair.
     let pairs = Pairs::new(x, tt, n);
     let num = pairs.map(|x, big_t| {
-        let z = t / (alpha + big_t + t);
-        (a + b + x - 1.0) / (a - 1.0) * one_minus(r + x, r + x, b + x, a + b + x - 1.0, z)
+        steps
+            .iter()
+            .map(|&(t, w)| {
+                let z = t / (alpha + big_t + t);
+                w * (a + b + x - 1.0) / (a - 1.0)
+                    * one_minus(r + x, r + x, b + x, a + b + x - 1.0, z)
+            })
+            .sum()
     });
     Ok(par_map(n, |i| {
         let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));

@@ -4,7 +4,57 @@ use super::{at, bcast_len};
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
-/// CLV = margin × Σ_{i=1..H} (E[X(i)] − E[X(i−1)]) × E[spend] / (1+d)^i.
+fn arg(name: &str, message: &str) -> CoreError {
+    CoreError::Argument {
+        name: name.into(),
+        message: message.into(),
+    }
+}
+
+fn check_args(margin: f64, discount: f64, unit_factor: f64) -> Result<()> {
+    if !margin.is_finite() {
+        return Err(arg("margin", "must be finite"));
+    }
+    if !(discount.is_finite() && discount > -1.0) {
+        return Err(arg("discount_rate", "must be finite and > -1"));
+    }
+    if !(unit_factor.is_finite() && unit_factor > 0.0) {
+        return Err(arg(
+            "time_unit",
+            "the horizon-unit conversion factor must be > 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Times and weights that turn CLV's discounted increments into one weighted sum:
+/// `Σ_{i=1..H} (E[X(t_i)] − E[X(t_{i−1})]) / (1+d)^i = Σ_i c_i E[X(t_i)]` with
+/// `t_i = i × unit_factor`, `c_i = (1+d)^-i − (1+d)^-(i+1)` for `i < H`, `c_H = (1+d)^-H`
+/// (and `E[X(0)] = 0`). Models evaluate the weighted sum per row in one pass
+/// (`discounted_expected_purchases`), sharing everything that does not depend on `t`.
+/// Errors like [`clv`] on invalid `margin`, `discount` or `unit_factor`.
+pub fn horizon_weights(
+    horizon: usize,
+    margin: f64,
+    discount: f64,
+    unit_factor: f64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    check_args(margin, discount, unit_factor)?;
+    let disc = |i: usize| (1.0 + discount).powi(-(i as i32));
+    let times = (1..=horizon).map(|i| i as f64 * unit_factor).collect();
+    let weights = (1..=horizon)
+        .map(|i| {
+            if i == horizon {
+                disc(i)
+            } else {
+                disc(i) - disc(i + 1)
+            }
+        })
+        .collect();
+    Ok((times, weights))
+}
+
+/// CLV × Σ_{i=1..H} (E[X(i)] − E[X(i−1)]) × E[spend] / (1+d)^i.
 ///
 /// * `cond_expected(t)`: conditional expected purchases of every customer by time `t` in the
 ///   model's time unit (e.g. a closure over `bgnbd::conditional_expected_purchases`); all calls
@@ -24,22 +74,7 @@ pub fn clv<F>(
 where
     F: Fn(f64) -> Result<Vec<f64>>,
 {
-    let arg = |name: &str, message: &str| CoreError::Argument {
-        name: name.into(),
-        message: message.into(),
-    };
-    if !margin.is_finite() {
-        return Err(arg("margin", "must be finite"));
-    }
-    if !(discount.is_finite() && discount > -1.0) {
-        return Err(arg("discount_rate", "must be finite and > -1"));
-    }
-    if !(unit_factor.is_finite() && unit_factor > 0.0) {
-        return Err(arg(
-            "time_unit",
-            "the horizon-unit conversion factor must be > 0",
-        ));
-    }
+    check_args(margin, discount, unit_factor)?;
     if expected_spend.iter().any(|v| !v.is_finite()) {
         return Err(arg("expected_spend", "must be finite"));
     }

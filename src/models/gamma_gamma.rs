@@ -87,17 +87,21 @@ fn row(p: &[f64], c: &[f64; 3], x: f64, m: f64) -> (f64, [f64; 3]) {
     )
 }
 
-/// The rows grouped by distinct `x` for the factored likelihood (built once per fit).
+/// The rows grouped by distinct `x`, equal `(x, m)` rows merged, for the factored likelihood
+/// (built once per fit).
 ///
 /// With `l = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ+mx)`,
-/// everything but `ln(γ + m x)` depends on `x` alone or enters linearly through `Σ w ln m`, so
-/// per evaluation each row costs one `ln` and one division (`Σ w ln(γ+mx)`, `Σ w/(γ+mx)`), and
-/// the special functions run once per distinct `x`.
+/// the special functions depend on `x` alone and run once per distinct `x`; per evaluation each
+/// row costs one `ln(γ + m x)` and one division. The value is still summed row by row (group
+/// constant + row terms, each row's total of the size of the result): summing large group-level
+/// products instead would leave rounding noise in the objective above the decrease the line
+/// search needs near the optimum.
 pub(crate) struct Grouped {
-    /// per distinct x: [x, ln x, Σw, Σ w ln m]
-    groups: Vec<[f64; 4]>,
-    /// `m x` and weight of the rows with non-zero weight, sorted by x (stable)
+    /// per distinct x: [x, ln x, Σw]
+    groups: Vec<[f64; 3]>,
+    /// per row (sorted by x, then m; rows with zero weight left out): `m x`, `ln m`, weight
     mx: Vec<f64>,
+    lm: Vec<f64>,
     w: Vec<f64>,
     /// work items `(group, start, end)`: at most `CHUNK` rows of one group each, in order
     items: Vec<(u32, usize, usize)>,
@@ -107,36 +111,46 @@ impl Grouped {
     pub(crate) fn new(d: &SpendData) -> Self {
         let dist = Distinct::new(&d.x);
         let ng = dist.values.len();
-        let mut counts = vec![0usize; ng + 1];
-        let mut groups: Vec<[f64; 4]> =
-            dist.values.iter().map(|&x| [x, x.ln(), 0.0, 0.0]).collect();
-        for (i, &g) in dist.index.iter().enumerate() {
-            let w = d.weight[i];
-            if w != 0.0 {
-                counts[g as usize + 1] += 1;
-                groups[g as usize][2] += w;
-                groups[g as usize][3] += w * d.m[i].ln();
+        // Sort the kept rows by (x, m, input row) — m > 0, so its bits order like its values —
+        // and merge equal (x, m) rows, summing their weights in input order.
+        let mut keys: Vec<(u32, u64, u32)> = (0..d.x.len())
+            .into_par_iter()
+            .with_min_len(4096)
+            .filter(|&i| d.weight[i] != 0.0)
+            .map(|i| (dist.index[i], d.m[i].to_bits(), i as u32))
+            .collect();
+        keys.par_sort_unstable();
+        let mut groups: Vec<[f64; 3]> = dist.values.iter().map(|&x| [x, x.ln(), 0.0]).collect();
+        let (mut mx, mut w) = (Vec::new(), Vec::new());
+        let mut m_bits = Vec::new();
+        let mut bounds = vec![0usize; ng + 1];
+        let mut last: Option<(u32, u64)> = None;
+        for &(g, mb, i) in &keys {
+            let wi = d.weight[i as usize];
+            groups[g as usize][2] += wi;
+            if last == Some((g, mb)) {
+                *w.last_mut().unwrap() += wi;
+            } else {
+                mx.push(f64::from_bits(mb) * dist.values[g as usize]);
+                m_bits.push(mb);
+                w.push(wi);
+                bounds[g as usize + 1] = mx.len();
+                last = Some((g, mb));
             }
         }
         for g in 0..ng {
-            counts[g + 1] += counts[g];
+            bounds[g + 1] = bounds[g + 1].max(bounds[g]);
         }
-        let total = counts[ng];
-        let mut next = counts.clone();
-        let (mut mx, mut w) = (vec![0.0; total], vec![0.0; total]);
-        for (i, &g) in dist.index.iter().enumerate() {
-            if d.weight[i] != 0.0 {
-                let k = &mut next[g as usize];
-                mx[*k] = d.m[i] * d.x[i];
-                w[*k] = d.weight[i];
-                *k += 1;
-            }
-        }
+        let lm = m_bits
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&b| f64::from_bits(b).ln())
+            .collect();
         let mut items = Vec::new();
         for g in 0..ng {
-            let mut s = counts[g];
-            while s < counts[g + 1] {
-                let e = (s + CHUNK).min(counts[g + 1]);
+            let mut s = bounds[g];
+            while s < bounds[g + 1] {
+                let e = (s + CHUNK).min(bounds[g + 1]);
                 items.push((g as u32, s, e));
                 s = e;
             }
@@ -144,9 +158,15 @@ impl Grouped {
         Grouped {
             groups,
             mx,
+            lm,
             w,
             items,
         }
+    }
+
+    /// Number of distinct `(x, m)` rows with non-zero weight.
+    pub(crate) fn len(&self) -> usize {
+        self.mx.len()
     }
 }
 
@@ -155,40 +175,60 @@ fn ll_grad_impl(p: &[f64], gd: &Grouped, grad: &mut [f64]) -> f64 {
         return f64::NAN;
     }
     let (pp, q, g) = (p[0], p[1], p[2]);
-    // Per work item: Σ w ln(γ + m x) and Σ w / (γ + m x); combined per group in item order,
-    // so the result does not depend on the thread count.
-    let part = |&(_, s, e): &(u32, usize, usize)| {
-        let (mut a, mut b) = (0.0, 0.0);
+    let (lgq, lng, pq) = (ln_gamma(q), g.ln(), digamma(q));
+    // Per distinct x: the row-independent part of l, and ψ(px+q), ψ(px).
+    let consts: Vec<[f64; 3]> = gd
+        .groups
+        .iter()
+        .map(|&[x, lx, _]| {
+            let px = pp * x;
+            [
+                ln_gamma(px + q) - ln_gamma(px) - lgq + q * lng + px * lx,
+                digamma(px + q),
+                digamma(px),
+            ]
+        })
+        .collect();
+    // Per work item: Σ w l, Σ w ln m, Σ w ln(γ + m x), Σ w / (γ + m x). Items are combined in
+    // order, so the result does not depend on the thread count.
+    let part = |&(gi, s, e): &(u32, usize, usize)| {
+        let x = gd.groups[gi as usize][0];
+        let (px, c0) = (pp * x, consts[gi as usize][0]);
+        let mut acc = [0.0; 4];
         for k in s..e {
+            let (w, lm) = (gd.w[k], gd.lm[k]);
             let v = g + gd.mx[k];
-            a += gd.w[k] * v.ln();
-            b += gd.w[k] / v;
+            let lv = v.ln();
+            acc[0] += w * (c0 + (px - 1.0) * lm - (px + q) * lv);
+            acc[1] += w * lm;
+            acc[2] += w * lv;
+            acc[3] += w / v;
         }
-        (a, b)
+        acc
     };
-    let parts: Vec<(f64, f64)> = if gd.mx.len() > CHUNK {
+    let parts: Vec<[f64; 4]> = if gd.len() > CHUNK {
         gd.items.par_iter().map(part).collect()
     } else {
         gd.items.iter().map(part).collect()
     };
-    let mut sums = vec![(0.0, 0.0); gd.groups.len()];
-    for (it, (a, b)) in gd.items.iter().zip(parts) {
+    let mut sums = vec![[0.0; 4]; gd.groups.len()];
+    let mut ll = 0.0;
+    for (it, a) in gd.items.iter().zip(parts) {
+        ll += a[0];
         let s = &mut sums[it.0 as usize];
-        s.0 += a;
-        s.1 += b;
+        for k in 1..4 {
+            s[k] += a[k];
+        }
     }
-    let (lgq, lng, pq) = (ln_gamma(q), g.ln(), digamma(q));
-    let (mut ll, mut gr) = (0.0, [0.0; 3]);
-    for (&[x, lx, sw, slm], &(s1, s2)) in gd.groups.iter().zip(&sums) {
+    let mut gr = [0.0; 3];
+    for ((&[x, lx, sw], c), s) in gd.groups.iter().zip(&consts).zip(&sums) {
         if sw == 0.0 {
             continue;
         }
         let px = pp * x;
-        let pxq = digamma(px + q);
-        ll += sw * (ln_gamma(px + q) - ln_gamma(px) - lgq + q * lng + px * lx) + (px - 1.0) * slm
-            - (px + q) * s1;
-        gr[0] += x * (sw * (pxq - digamma(px) + lx) + slm - s1);
-        gr[1] += sw * (pxq - pq + lng) - s1;
+        let [_, slm, s1, s2] = *s;
+        gr[0] += x * (sw * (c[1] - c[2] + lx) + slm - s1);
+        gr[1] += sw * (c[1] - pq + lng) - s1;
         gr[2] += sw * q / g - (px + q) * s2;
     }
     grad.copy_from_slice(&gr);
@@ -219,6 +259,9 @@ pub fn gradient(params: &[f64], data: &SpendData) -> Result<Vec<f64>> {
     Ok(g.to_vec())
 }
 
+/// A cached evaluation: parameters, log-likelihood, gradient.
+type Evaluation = (Vec<f64>, f64, [f64; 3]);
+
 /// Maximum-likelihood fit on the repeat customers in `data`.
 pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
     let n = data.n_obs();
@@ -243,12 +286,28 @@ pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
         vec![10.0, 10.0, 0.9 * mean],
     ];
     let gd = Grouped::new(data);
+    let cache: std::cell::RefCell<Vec<Evaluation>> = Default::default();
     optimize::fit_model(
         PARAM_NAMES,
-        |p, g| ll_grad_impl(p, &gd, g),
+        |p, g| {
+            // Near the optimum the line search re-evaluates bit-identical points (the
+            // objective's rounding noise hides the remaining decrease): answer those from a
+            // small cache of recent evaluations.
+            let mut c = cache.borrow_mut();
+            if let Some((_, v, gc)) = c.iter().find(|e| e.0 == p) {
+                g.copy_from_slice(gc);
+                return *v;
+            }
+            let v = ll_grad_impl(p, &gd, g);
+            if c.len() == 8 {
+                c.remove(0);
+            }
+            c.push((p.to_vec(), v, [g[0], g[1], g[2]]));
+            v
+        },
         &starts,
         n,
-        data.x.len(),
+        gd.len(),
         opts,
     )
 }

@@ -5,7 +5,7 @@ use super::bgnbd::nbd_log_pmf;
 use super::special::{digamma, gauss_legendre, ln_gamma, ln_hyp2f1_ap1, log1m_exp, log_add_exp};
 use super::{
     at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Distinct,
-    Factored, FitOptions, FitResult, RfmData,
+    Factored, FitOptions, FitResult, Pairs, RfmData,
 };
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
@@ -329,9 +329,53 @@ pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) ->
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
     let n = check_hist(x, t_x, tt)?;
-    Ok(par_map(n, |i| {
-        p_alive_one(params, at(x, i), at(t_x, i).min(at(tt, i)), at(tt, i) + t)
-    }))
+    Ok(PairTails::new(params, x, t_x, tt, t, n).p_alive(params, x, t_x, tt, t))
+}
+
+/// The `ln_tail` values of P(alive) per distinct `(x, T + shift)` and `(x, t_x)` pair: these
+/// `2F1` evaluations dominate the per-row cost, and with daily data there are tens of
+/// thousands of pairs against hundreds of thousands of rows.
+struct PairTails {
+    xt: Pairs,
+    /// per (x, T) pair: ln_tail(x, T + shift)
+    ft: Vec<f64>,
+    xtx: Pairs,
+    /// per (x, t_x) pair: ln_tail(x, t_x)
+    fx: Vec<f64>,
+}
+
+impl PairTails {
+    fn new(p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], shift: f64, n: usize) -> Self {
+        let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+        let xt = Pairs::new(x, tt, n);
+        let ft = xt.map(|x, big_t| ln_tail(r, alpha, s, beta, x, big_t + shift)[0]);
+        let xtx = Pairs::new(x, t_x, n);
+        let fx = xtx.map(|x, tx| ln_tail(r, alpha, s, beta, x, tx)[0]);
+        PairTails { xt, ft, xtx, fx }
+    }
+
+    /// P(alive at T + shift) per row (as `p_alive_one`).
+    fn p_alive(&self, p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], shift: f64) -> Vec<f64> {
+        let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+        let ls = s.ln();
+        par_map(self.xt.index.len(), |i| {
+            let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
+            if tx > big_t {
+                // Recency above T (not validated here): as p_alive_one, with t_x clipped to T.
+                return p_alive_one(p, x, big_t, big_t + shift);
+            }
+            let t2 = big_t + shift;
+            let l1 = -(r + x) * (alpha + t2).ln() - s * (beta + t2).ln();
+            let ft = self.ft[self.xt.index[i] as usize];
+            let fx = self.fx[self.xtx.index[i] as usize];
+            if !(ft < fx) {
+                return 1.0;
+            }
+            let lni = fx + log1m_exp(ft - fx);
+            let dd = log_add_exp(l1, ls + lni);
+            (l1 - dd).exp().clamp(0.0, 1.0)
+        })
+    }
 }
 
 /// Expected purchases in the next `t` periods given `(x, t_x, T)`:
@@ -345,18 +389,50 @@ pub fn conditional_expected_purchases(
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
+    discounted_expected_purchases(params, &[t], &[1.0], x, t_x, tt)
+}
+
+/// `Σ_k weights[k] × E[X(times[k]) | x, t_x, T]` per row: several horizons in one pass (CLV
+/// with [`super::clv::horizon_weights`]). The horizon-dependent factor depends on `(x, T)`
+/// only and P(alive) does not depend on the horizon: both are computed once per distinct pair
+/// (P(alive)'s `2F1` terms) and combined per row.
+pub fn discounted_expected_purchases(
+    params: &[f64],
+    times: &[f64],
+    weights: &[f64],
+    x: &[f64],
+    t_x: &[f64],
+    tt: &[f64],
+) -> Result<Vec<f64>> {
+    check_params(params, PARAM_NAMES)?;
+    super::check_len("weights", weights.len(), times.len())?;
+    check_nonneg("t", times)?;
     let n = check_hist(x, t_x, tt)?;
     let (r, alpha, s, beta) = (params[0], params[1], params[2], params[3]);
-    Ok(par_map(n, |i| {
-        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
-        if t == 0.0 {
-            return 0.0;
-        }
+    let steps: Vec<(f64, f64)> = times
+        .iter()
+        .zip(weights)
+        .filter(|(t, w)| **t > 0.0 && **w != 0.0)
+        .map(|(t, w)| (*t, *w))
+        .collect();
+    if steps.is_empty() {
+        return Ok(vec![0.0; n]);
+    }
+    let tails = PairTails::new(params, x, t_x, tt, 0.0, n);
+    let num = tails.xt.map(|x, big_t| {
         let bt = beta + big_t;
-        (r + x) * bt / (alpha + big_t)
-            * pow_ratio((bt / (bt + t)).ln(), s - 1.0)
-            * p_alive_one(params, x, tx.min(big_t), big_t)
-    }))
+        let sum: f64 = steps
+            .iter()
+            .map(|&(t, w)| w * pow_ratio((bt / (bt + t)).ln(), s - 1.0))
+            .sum();
+        (r + x) * bt / (alpha + big_t) * sum
+    });
+    let alive = tails.p_alive(params, x, t_x, tt, 0.0);
+    Ok(alive
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, pa)| num[tails.xt.index[i] as usize] * pa)
+        .collect())
 }
 
 /// P(X(t) = n) for a new customer: alive through `t` times the NBD probability, plus the
