@@ -205,6 +205,7 @@ where
         }
     }
     // Zoom.
+    let (d_norm, x_norm) = (inf_norm(d), inf_norm(&cur.x));
     for _ in 0..60 {
         let (a_lo, a_hi) = (lo.0, hi.0);
         let w = (a_hi - a_lo).abs();
@@ -222,7 +223,9 @@ where
                 }
             }
         }
-        if w <= 1e-16 * amax.max(1e-300) {
+        // Stop once the bracket no longer moves the parameters meaningfully: below that, the
+        // objective's rounding noise decides, and bisecting further only burns evaluations.
+        if w <= 1e-16 * amax.max(1e-300) || w * d_norm <= 1e-10 * (1.0 + x_norm) {
             break;
         }
         let p = at(trial);
