@@ -17,8 +17,12 @@ fn options(freq: Freq) -> Options {
     }
 }
 
-/// A pseudo-random log large enough for many partitions.
 fn log(rows: usize) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
+    log_of(rows, 20_000)
+}
+
+/// A pseudo-random, time-sorted log.
+fn log_of(rows: usize, customers: u64) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
     let mut state: u64 = 42;
     let mut next = move || {
         state ^= state << 13;
@@ -30,7 +34,7 @@ fn log(rows: usize) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
     let mut times = Vec::with_capacity(rows);
     let mut amounts = Vec::with_capacity(rows);
     for _ in 0..rows {
-        ids.push((next() % 20_000) as i64 * 7_919);
+        ids.push((next() % customers) as i64 * 7_919);
         times.push((next() % (700 * DAY as u64)) as i64);
         amounts.push((next() % 100_000) as f64 / 100.0);
     }
@@ -158,8 +162,11 @@ fn bad_amounts_are_counted() {
 
 #[test]
 #[ignore = "timing; run with --ignored --nocapture"]
-fn time_two_million_rows() {
-    let (ids, times, amounts) = log(2_000_000);
+fn time_ten_million_rows() {
+    let (ids, times, amounts) = log_of(10_000_000, 1_000_000);
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
     let cpu = || {
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
         let fields: Vec<&str> = stat.split_whitespace().collect();
@@ -174,6 +181,7 @@ fn time_two_million_rows() {
     for _ in 0..3 {
         let (start, cpu_start) = (std::time::Instant::now(), cpu());
         let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
+        assert_eq!(result.customers.len(), distinct.len());
         println!(
             "{} customers in {:?} wall, {:.2} s cpu",
             result.customers.len(),

@@ -241,9 +241,10 @@ fn check_lengths(columns: &Columns, n: usize) -> Result<()> {
 }
 
 fn partition_bits(rows: usize) -> u32 {
-    // About 32k rows a partition keeps each hash table in cache; at most 256 partitions.
+    // About 32k rows a partition keeps each hash table in cache; at most 128 partitions, so a
+    // partition number fits 7 bits and never collides with the `SKIP` marker.
     let wanted = (rows / 32_768).max(1).next_power_of_two();
-    wanted.trailing_zeros().min(8)
+    wanted.trailing_zeros().min(7)
 }
 
 #[inline]
@@ -331,7 +332,7 @@ pub fn partition_transactions(columns: &Columns, options: &Options) -> Result<Pa
 
 /// Marks an amount too large for `Tx::amount`.
 const WIDE: i64 = i64::MIN;
-/// Partition byte of a row outside the time window.
+/// Partition byte of a row outside the time window (partition numbers stay below 128).
 const SKIP: u8 = u8::MAX;
 
 /// Raw output pointer shared by scatter tasks that write disjoint ranges.
@@ -604,14 +605,8 @@ fn merge(
         cost: scattered.cost,
         ..Aggregate::default()
     };
-    let mut overflows = 0u64;
-    let total: usize = results.iter().map(|r| r.customers.len()).sum();
-    aggregate.customers.reserve_exact(total);
-    for result in results {
-        aggregate.rows_used += result.rows_used;
-        overflows += result.overflows;
-        aggregate.customers.extend(result.customers);
-    }
+    aggregate.rows_used = results.iter().map(|r| r.rows_used).sum();
+    let overflows: u64 = results.iter().map(|r| r.overflows).sum();
     if overflows > 0 {
         return Err(CoreError::Data {
             column: options.amount_name.clone(),
@@ -619,10 +614,40 @@ fn merge(
             rows: overflows,
         });
     }
-    aggregate
-        .customers
-        .par_sort_unstable_by_key(|c| c.first_row);
+    // First-appearance order: sort 8-byte keys (first row, partition, index), then gather the
+    // states once, instead of moving whole states around in the sort.
+    let mut keys: Vec<u64> = results
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(p, result)| {
+            result
+                .customers
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| ((c.first_row as u64) << 32) | ((p as u64) << 24) | i as u64)
+        })
+        .collect();
+    keys.par_sort_unstable();
+    aggregate.customers = keys
+        .par_iter()
+        .map(|&key| {
+            let (p, i) = ((key >> 24) & 0xFF, key & 0xFF_FFFF);
+            results[p as usize].customers[i as usize].clone()
+        })
+        .collect();
     aggregate.max_time = aggregate.customers.par_iter().map(|c| c.max_time).max();
     aggregate.min_time = aggregate.customers.par_iter().map(|c| c.min_time).min();
     Ok(aggregate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_numbers_never_reach_the_skip_marker() {
+        for rows in [0, 1, 40_000, 10_000_000, usize::MAX] {
+            assert!((1usize << partition_bits(rows)) <= SKIP as usize);
+        }
+    }
 }
