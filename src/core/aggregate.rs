@@ -176,11 +176,72 @@ struct PartitionResult {
     overflows: u64,
 }
 
+/// Rows per block of the streaming pass: bounds the scatter buffer (32 bytes a row).
+const BLOCK_ROWS: usize = 1 << 21;
+
 /// Aggregates the rows into per-customer state.
+///
+/// Blocks of rows are scattered into their partitions and streamed into each partition's
+/// running state, so memory beyond the input stays O(block + customers). If some customer's
+/// periods go backwards (an unsorted log), the whole input is scattered at once and each
+/// partition is sorted by period instead.
 pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
     check_rows(columns, n)?;
-    let scattered = scatter(columns, options, n, partition_bits(n));
+    let bits = partition_bits(n);
+    match aggregate_streaming(columns, options, n, bits)? {
+        Some(aggregate) => Ok(aggregate),
+        None => aggregate_sorted(columns, options, n, bits),
+    }
+}
+
+/// `None` when the log is not in period order within customers.
+fn aggregate_streaming(
+    columns: &Columns,
+    options: &Options,
+    n: usize,
+    bits: u32,
+) -> Result<Option<Aggregate>> {
+    let mut states: Vec<PartitionState> =
+        (0..1usize << bits).map(|_| PartitionState::new()).collect();
+    let mut block = Scattered::default();
+    let mut totals = Scattered::default();
+    for start in (0..n).step_by(BLOCK_ROWS) {
+        scatter_rows(
+            columns,
+            options,
+            start..n.min(start + BLOCK_ROWS),
+            bits,
+            &mut block,
+        );
+        totals.add_counts(&block);
+        let parts: Vec<&[Tx]> = block
+            .bounds
+            .windows(2)
+            .map(|w| &block.txs[w[0]..w[1]])
+            .collect();
+        let in_order: Vec<bool> = states
+            .par_iter_mut()
+            .zip(parts)
+            .map(|(state, txs)| state.consume(columns, options, txs.iter()))
+            .collect();
+        if in_order.contains(&false) {
+            return Ok(None);
+        }
+    }
+    check_money(&totals, options)?;
+    let results = states.into_iter().map(|state| state.out).collect();
+    merge(results, &totals, options).map(Some)
+}
+
+/// The whole input scattered at once; partitions out of period order are sorted first.
+fn aggregate_sorted(
+    columns: &Columns,
+    options: &Options,
+    n: usize,
+    bits: u32,
+) -> Result<Aggregate> {
+    let scattered = scatter(columns, options, n, bits);
     check_money(&scattered, options)?;
     let results: Vec<PartitionResult> = scattered
         .bounds
@@ -362,6 +423,20 @@ struct Scattered {
     cost: i128,
 }
 
+impl Scattered {
+    /// Adds another block's counters and cost total.
+    fn add_counts(&mut self, block: &Scattered) {
+        self.rows_before_start += block.rows_before_start;
+        self.rows_after_end += block.rows_after_end;
+        self.bad_amounts += block.bad_amounts;
+        self.bad_costs += block.bad_costs;
+        match self.cost.checked_add(block.cost) {
+            Some(total) => self.cost = total,
+            None => self.bad_costs += 1,
+        }
+    }
+}
+
 #[inline]
 fn row_key(ids: &Ids, state: &FixedState, row: usize) -> (u64, u64) {
     match ids {
@@ -379,8 +454,23 @@ fn row_key(ids: &Ids, state: &FixedState, row: usize) -> (u64, u64) {
 /// Two passes over the rows in input order: partition histogram, then a stable scatter of
 /// `Tx` records (window filter and money conversion done on the way).
 fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scattered {
+    let mut out = Scattered::default();
+    scatter_rows(columns, options, 0..n, bits, &mut out);
+    out
+}
+
+/// Scatters rows `range` into `out` (its buffer reused), replacing its contents.
+fn scatter_rows(
+    columns: &Columns,
+    options: &Options,
+    range: std::ops::Range<usize>,
+    bits: u32,
+    out: &mut Scattered,
+) {
     let parts = 1usize << bits;
     let state = hasher();
+    let first = range.start;
+    let n = range.len();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(16_384);
     let mut keys = vec![0u8; n];
     let histograms: Vec<(Vec<usize>, u64, u64)> = keys
@@ -389,7 +479,7 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
         .map(|(block_index, block)| {
             let mut counts = vec![0usize; parts];
             let (mut before, mut after) = (0u64, 0u64);
-            let base = block_index * chunk;
+            let base = first + block_index * chunk;
             for (i, key) in block.iter_mut().enumerate() {
                 let time = columns.times[base + i];
                 if options.start.is_some_and(|start| time < start) {
@@ -407,7 +497,7 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
             (counts, before, after)
         })
         .collect();
-    let mut out = Scattered::default();
+    out.bounds.clear();
     let mut starts = vec![vec![0usize; parts]; histograms.len()];
     let mut offset = 0;
     for p in 0..parts {
@@ -420,14 +510,16 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
     out.bounds.push(offset);
     out.rows_before_start = histograms.iter().map(|h| h.1).sum();
     out.rows_after_end = histograms.iter().map(|h| h.2).sum();
-    let mut txs: Vec<Tx> = Vec::with_capacity(offset);
+    let mut txs = std::mem::take(&mut out.txs);
+    txs.clear();
+    txs.reserve(offset);
     let target = TxTarget(txs.as_mut_ptr());
     let sums: Vec<(u64, u64, Option<i128>)> = keys
         .par_chunks(chunk)
         .zip(starts.into_par_iter())
         .enumerate()
         .map(|(block_index, (block, mut cursor))| {
-            let base = block_index * chunk;
+            let base = first + block_index * chunk;
             let (mut bad_amounts, mut bad_costs, mut cost) = (0u64, 0u64, Some(0i128));
             for (i, &p) in block.iter().enumerate() {
                 if p == SKIP {
@@ -475,7 +567,6 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
             out.bad_costs += 1;
             0
         });
-    out
 }
 
 fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> PartitionResult {
@@ -495,6 +586,130 @@ fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part
     }
 }
 
+/// The running aggregation of one partition; fed transactions in order, block by block.
+struct PartitionState {
+    table: HashTable<u32>,
+    keys: Vec<u64>,
+    hashes: Vec<u64>,
+    seen_orders: HashSet<(u32, i64), FixedState>,
+    out: PartitionResult,
+}
+
+impl PartitionState {
+    fn new() -> Self {
+        PartitionState {
+            table: HashTable::new(),
+            keys: Vec::new(),
+            hashes: Vec::new(),
+            seen_orders: HashSet::with_hasher(hasher()),
+            out: PartitionResult::default(),
+        }
+    }
+
+    /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
+    /// backwards.
+    fn consume<'t>(
+        &mut self,
+        columns: &Columns,
+        options: &Options,
+        txs: impl Iterator<Item = &'t Tx>,
+    ) -> bool {
+        let state = hasher();
+        let ids = &columns.ids;
+        let split = options.split.unwrap_or(i64::MAX);
+        let PartitionState {
+            table,
+            keys,
+            hashes,
+            seen_orders,
+            out,
+        } = self;
+        for tx in txs {
+            let (row, time) = (tx.row, tx.time);
+            let r = row as usize;
+            let amount = tx.amount(columns, options);
+            out.rows_used += 1;
+            let period = options.periodizer.period(time);
+            let customers = &mut out.customers;
+            let found = match ids {
+                Ids::Int(_) => {
+                    let hash = state.hash_one(tx.key as i64);
+                    (table.find(hash, |&i| keys[i as usize] == tx.key), hash)
+                }
+                _ => (
+                    table.find(tx.key, |&i| {
+                        keys[i as usize] == tx.key
+                            && ids.same(customers[i as usize].first_row as usize, r)
+                    }),
+                    tx.key,
+                ),
+            };
+            let index = match found {
+                (Some(&i), _) => i,
+                (None, hash) => {
+                    let i = customers.len() as u32;
+                    table.insert_unique(hash, i, |&j| hashes[j as usize]);
+                    hashes.push(hash);
+                    keys.push(tx.key);
+                    customers.push(Customer {
+                        first_row: row,
+                        min_row: row,
+                        max_row: row,
+                        min_time: time,
+                        max_time: time,
+                        first_period: period,
+                        last_period: period,
+                        periods: 1,
+                        cal_periods: u32::from(period <= split),
+                        cal_last_period: period,
+                        ..Customer::default()
+                    });
+                    i
+                }
+            };
+            let customer = &mut customers[index as usize];
+            if period < customer.last_period {
+                return false;
+            }
+            if period > customer.last_period {
+                customer.periods += 1;
+                customer.last_period = period;
+                if period <= split {
+                    customer.cal_periods += 1;
+                    customer.cal_last_period = period;
+                }
+            }
+            customer.first_row = customer.first_row.min(row);
+            if (time, row) < (customer.min_time, customer.min_row) {
+                customer.min_time = time;
+                customer.min_row = row;
+            }
+            if (time, std::cmp::Reverse(row))
+                > (customer.max_time, std::cmp::Reverse(customer.max_row))
+            {
+                customer.max_time = time;
+                customer.max_row = row;
+            }
+            customer.orders += match columns.orders {
+                None => 1,
+                Some(orders) => u64::from(seen_orders.insert((index, orders[r]))),
+            };
+            let sums = [
+                Some(&mut customer.revenue),
+                (period == customer.first_period).then_some(&mut customer.first_period_revenue),
+                (period <= split).then_some(&mut customer.cal_revenue),
+            ];
+            for sum in sums.into_iter().flatten() {
+                match sum.checked_add(amount) {
+                    Some(total) => *sum = total,
+                    None => out.overflows += 1,
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Aggregates transactions in the given order; `None` when a customer's periods are out of
 /// order.
 fn stream_partition<'t>(
@@ -502,96 +717,8 @@ fn stream_partition<'t>(
     options: &Options,
     txs: impl Iterator<Item = &'t Tx>,
 ) -> Option<PartitionResult> {
-    let state = hasher();
-    let ids = &columns.ids;
-    let split = options.split.unwrap_or(i64::MAX);
-    let mut table: HashTable<u32> = HashTable::new();
-    let mut keys: Vec<u64> = Vec::new();
-    let mut hashes: Vec<u64> = Vec::new();
-    let mut seen_orders: HashSet<(u32, i64), FixedState> = HashSet::with_hasher(hasher());
-    let mut out = PartitionResult::default();
-    for tx in txs {
-        let (row, time) = (tx.row, tx.time);
-        let r = row as usize;
-        let amount = tx.amount(columns, options);
-        out.rows_used += 1;
-        let period = options.periodizer.period(time);
-        let customers = &mut out.customers;
-        let found = match ids {
-            Ids::Int(_) => {
-                let hash = state.hash_one(tx.key as i64);
-                (table.find(hash, |&i| keys[i as usize] == tx.key), hash)
-            }
-            _ => (
-                table.find(tx.key, |&i| {
-                    keys[i as usize] == tx.key
-                        && ids.same(customers[i as usize].first_row as usize, r)
-                }),
-                tx.key,
-            ),
-        };
-        let index = match found {
-            (Some(&i), _) => i,
-            (None, hash) => {
-                let i = customers.len() as u32;
-                table.insert_unique(hash, i, |&j| hashes[j as usize]);
-                hashes.push(hash);
-                keys.push(tx.key);
-                customers.push(Customer {
-                    first_row: row,
-                    min_row: row,
-                    max_row: row,
-                    min_time: time,
-                    max_time: time,
-                    first_period: period,
-                    last_period: period,
-                    periods: 1,
-                    cal_periods: u32::from(period <= split),
-                    cal_last_period: period,
-                    ..Customer::default()
-                });
-                i
-            }
-        };
-        let customer = &mut customers[index as usize];
-        if period < customer.last_period {
-            return None;
-        }
-        if period > customer.last_period {
-            customer.periods += 1;
-            customer.last_period = period;
-            if period <= split {
-                customer.cal_periods += 1;
-                customer.cal_last_period = period;
-            }
-        }
-        customer.first_row = customer.first_row.min(row);
-        if (time, row) < (customer.min_time, customer.min_row) {
-            customer.min_time = time;
-            customer.min_row = row;
-        }
-        if (time, std::cmp::Reverse(row)) > (customer.max_time, std::cmp::Reverse(customer.max_row))
-        {
-            customer.max_time = time;
-            customer.max_row = row;
-        }
-        customer.orders += match columns.orders {
-            None => 1,
-            Some(orders) => u64::from(seen_orders.insert((index, orders[r]))),
-        };
-        let sums = [
-            Some(&mut customer.revenue),
-            (period == customer.first_period).then_some(&mut customer.first_period_revenue),
-            (period <= split).then_some(&mut customer.cal_revenue),
-        ];
-        for sum in sums.into_iter().flatten() {
-            match sum.checked_add(amount) {
-                Some(total) => *sum = total,
-                None => out.overflows += 1,
-            }
-        }
-    }
-    Some(out)
+    let mut state = PartitionState::new();
+    state.consume(columns, options, txs).then_some(state.out)
 }
 
 fn merge(
