@@ -258,8 +258,7 @@ pub fn discounted_expected_purchases(
     tt: &[f64],
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
-    super::check_len("weights", weights.len(), times.len())?;
-    check_nonneg("t", times)?;
+    let steps = super::clv::horizon_steps(times, weights)?;
     let n = bcast_len(&[
         ("frequency", x.len()),
         ("recency", t_x.len()),
@@ -269,12 +268,6 @@ pub fn discounted_expected_purchases(
         check_nonneg(nm, v)?;
     }
     let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
-    let steps: Vec<(f64, f64)> = times
-        .iter()
-        .zip(weights)
-        .filter(|(t, w)| **t > 0.0 && **w != 0.0)
-        .map(|(t, w)| (*t, *w))
-        .collect();
     if steps.is_empty() {
         return Ok(vec![0.0; n]);
     }

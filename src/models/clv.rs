@@ -27,6 +27,19 @@ fn check_args(margin: f64, discount: f64, unit_factor: f64) -> Result<()> {
     Ok(())
 }
 
+/// The `(t, weight)` horizon steps of a weighted expected-purchases sum that contribute
+/// (t > 0, weight ≠ 0), after checking the two columns match and no t is negative.
+pub fn horizon_steps(times: &[f64], weights: &[f64]) -> Result<Vec<(f64, f64)>> {
+    super::check_len("weights", weights.len(), times.len())?;
+    super::check_nonneg("t", times)?;
+    Ok(times
+        .iter()
+        .zip(weights)
+        .filter(|(t, w)| **t > 0.0 && **w != 0.0)
+        .map(|(t, w)| (*t, *w))
+        .collect())
+}
+
 /// Times and weights that turn CLV's discounted increments into one weighted sum:
 /// `Σ_{i=1..H} (E[X(t_i)] − E[X(t_{i−1})]) / (1+d)^i = Σ_i c_i E[X(t_i)]` with
 /// `t_i = i × unit_factor`, `c_i = (1+d)^-i − (1+d)^-(i+1)` for `i < H`, `c_H = (1+d)^-H`

@@ -405,16 +405,9 @@ pub fn discounted_expected_purchases(
     tt: &[f64],
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
-    super::check_len("weights", weights.len(), times.len())?;
-    check_nonneg("t", times)?;
+    let steps = super::clv::horizon_steps(times, weights)?;
     let n = check_hist(x, t_x, tt)?;
     let (r, alpha, s, beta) = (params[0], params[1], params[2], params[3]);
-    let steps: Vec<(f64, f64)> = times
-        .iter()
-        .zip(weights)
-        .filter(|(t, w)| **t > 0.0 && **w != 0.0)
-        .map(|(t, w)| (*t, *w))
-        .collect();
     if steps.is_empty() {
         return Ok(vec![0.0; n]);
     }
