@@ -119,6 +119,21 @@ fn slice<'a>(name: &str, array: &'a Column<'_>) -> PyResult<&'a [f64]> {
         .map_err(|_| CustvalError::new_err(format!("'{name}' must be a contiguous float64 array")))
 }
 
+/// The (frequency, recency, T) columns of customer histories.
+type History<'a> = (&'a [f64], &'a [f64], &'a [f64]);
+
+fn history<'a>(
+    frequency: &'a Column<'_>,
+    recency: &'a Column<'_>,
+    age: &'a Column<'_>,
+) -> PyResult<History<'a>> {
+    Ok((
+        slice("frequency", frequency)?,
+        slice("recency", recency)?,
+        slice("T", age)?,
+    ))
+}
+
 fn to_dict<'py>(py: Python<'py>, fit: &FitResult, skipped: usize) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
     out.set_item("param_names", fit.param_names.to_vec())?;
@@ -251,11 +266,7 @@ pub fn conditional_expected_purchases<'py>(
     age: Column<'py>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let model = Model::parse(model)?;
-    let (x, tx, tt) = (
-        slice("frequency", &frequency)?,
-        slice("recency", &recency)?,
-        slice("T", &age)?,
-    );
+    let (x, tx, tt) = history(&frequency, &recency, &age)?;
     let out = gil::run(py, || match model {
         // These factor the work per distinct (x, T) pair themselves: compute per customer.
         Model::BgNbd | Model::MbgNbd | Model::ParetoNbd => model.conditional(&params, t, x, tx, tt),
@@ -278,11 +289,7 @@ pub fn p_alive<'py>(
     t: f64,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let model = Model::parse(model)?;
-    let (x, tx, tt) = (
-        slice("frequency", &frequency)?,
-        slice("recency", &recency)?,
-        slice("T", &age)?,
-    );
+    let (x, tx, tt) = history(&frequency, &recency, &age)?;
     let out = gil::run(py, || match model {
         // Closed forms (Pareto/NBD: 2F1 terms per distinct pair) cheaper than compressing the
         // rows: compute per customer.
@@ -423,11 +430,7 @@ pub fn customer_lifetime_value<'py>(
     unit_factor: f64,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let model = Model::parse(model)?;
-    let (x, tx, tt) = (
-        slice("frequency", &frequency)?,
-        slice("recency", &recency)?,
-        slice("T", &age)?,
-    );
+    let (x, tx, tt) = history(&frequency, &recency, &age)?;
     let spend = slice("expected_spend", &expected_spend)?;
     if spend.len() != x.len() && spend.len() != 1 {
         return Err(CustvalError::new_err(format!(

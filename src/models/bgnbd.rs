@@ -294,7 +294,8 @@ fn p_alive_one(r: f64, alpha: f64, a: f64, b: f64, x: f64, tx: f64, big_t: f64) 
     if x <= 0.0 {
         return 1.0;
     }
-    let d = a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + big_t).ln() - (alpha + tx).ln());
+    // Two logarithms a row: ln(a / (b+x-1)) + (r+x) ln((α+T) / (α+t_x)).
+    let d = (a / (b + x - 1.0)).ln() + (r + x) * ((alpha + big_t) / (alpha + tx)).ln();
     sigmoid(-d)
 }
 
