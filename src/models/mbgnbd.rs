@@ -67,7 +67,8 @@ pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
 
 #[inline]
 fn p_alive_one(r: f64, alpha: f64, a: f64, b: f64, x: f64, tx: f64, big_t: f64) -> f64 {
-    let d = a.ln() - (b + x).ln() + (r + x) * ((alpha + big_t).ln() - (alpha + tx).ln());
+    // Two logarithms a row: ln(a / (b+x)) + (r+x) ln((α+T) / (α+t_x)).
+    let d = (a / (b + x)).ln() + (r + x) * ((alpha + big_t) / (alpha + tx)).ln();
     sigmoid(-d)
 }
 
@@ -98,14 +99,7 @@ pub fn discounted_expected_purchases(
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     let steps = super::clv::horizon_steps(times, weights)?;
-    let n = bcast_len(&[
-        ("frequency", x.len()),
-        ("recency", t_x.len()),
-        ("T", tt.len()),
-    ])?;
-    for (nm, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
-        check_nonneg(nm, v)?;
-    }
+    let n = super::check_history(x, t_x, tt)?;
     let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
     if steps.is_empty() {
         return Ok(vec![0.0; n]);
@@ -136,14 +130,7 @@ pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec
 pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
-    let n = bcast_len(&[
-        ("frequency", x.len()),
-        ("recency", t_x.len()),
-        ("T", tt.len()),
-    ])?;
-    for (nm, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
-        check_nonneg(nm, v)?;
-    }
+    let n = super::check_history(x, t_x, tt)?;
     let (r, alpha, a, b) = (params[0], params[1], params[2], params[3]);
     Ok(par_map(n, |i| {
         p_alive_one(r, alpha, a, b, at(x, i), at(t_x, i), at(tt, i) + t)

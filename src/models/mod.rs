@@ -358,6 +358,20 @@ pub(crate) fn at(v: &[f64], i: usize) -> f64 {
 }
 
 /// Rejects non-finite or negative entries in a prediction input column.
+/// Validates customer histories `(x, t_x, T)`: broadcastable lengths, no negative or
+/// non-finite values. Returns the number of rows.
+pub(crate) fn check_history(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
+    let n = bcast_len(&[
+        ("frequency", x.len()),
+        ("recency", t_x.len()),
+        ("T", tt.len()),
+    ])?;
+    for (name, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
+        check_nonneg(name, v)?;
+    }
+    Ok(n)
+}
+
 pub(crate) fn check_nonneg(name: &str, v: &[f64]) -> Result<()> {
     let bad = v
         .par_iter()

@@ -307,18 +307,6 @@ fn p_alive_one(p: &[f64], x: f64, tx: f64, big_t: f64) -> f64 {
     (l1 - dd).exp().clamp(0.0, 1.0)
 }
 
-fn check_hist(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
-    let n = bcast_len(&[
-        ("frequency", x.len()),
-        ("recency", t_x.len()),
-        ("T", tt.len()),
-    ])?;
-    for (nm, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
-        check_nonneg(nm, v)?;
-    }
-    Ok(n)
-}
-
 /// P(alive at T | x, t_x, T).
 pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec<f64>> {
     p_alive_at(params, x, t_x, tt, 0.0)
@@ -328,7 +316,7 @@ pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec
 pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
-    let n = check_hist(x, t_x, tt)?;
+    let n = super::check_history(x, t_x, tt)?;
     Ok(PairTails::new(params, x, t_x, tt, t, n).p_alive(params, x, t_x, tt, t))
 }
 
@@ -406,7 +394,7 @@ pub fn discounted_expected_purchases(
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     let steps = super::clv::horizon_steps(times, weights)?;
-    let n = check_hist(x, t_x, tt)?;
+    let n = super::check_history(x, t_x, tt)?;
     let (r, alpha, s, beta) = (params[0], params[1], params[2], params[3]);
     if steps.is_empty() {
         return Ok(vec![0.0; n]);
