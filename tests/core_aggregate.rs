@@ -12,6 +12,7 @@ fn options(freq: Freq) -> Options {
         start: None,
         end: None,
         split: None,
+        time_name: "timestamp".into(),
         amount_name: "amount".into(),
         cost_name: "cost".into(),
     }
@@ -61,7 +62,7 @@ fn run(ids: Ids, times: &[i64], amounts: &[f64], freq: Freq) -> Aggregate {
 /// Customer states keyed by id, independent of output order.
 fn by_id(result: &Aggregate, ids: &[i64]) -> Vec<(i64, i64, i64, u32, i128, i128)> {
     let mut rows: Vec<_> = result
-        .customers
+        .customers()
         .iter()
         .map(|c| {
             (
@@ -88,7 +89,7 @@ fn unsorted_input_gives_the_same_customers() {
         amounts.iter().rev().copied().collect(),
     );
     let shuffled = run(Ids::Int(&reversed.0), &reversed.1, &reversed.2, Freq::Day);
-    assert_eq!(sorted.customers.len(), 20_000);
+    assert_eq!(sorted.customers().len(), 20_000);
     assert_eq!(by_id(&sorted, &ids), by_id(&shuffled, &reversed.0));
 }
 
@@ -105,8 +106,8 @@ fn thread_count_does_not_change_results() {
             pool.install(|| run(Ids::Int(&ids), &times, &amounts, Freq::Week))
         })
         .collect();
-    assert_eq!(results[0].customers, results[1].customers);
-    assert_eq!(results[0].customers, results[2].customers);
+    assert_eq!(results[0].customers(), results[1].customers());
+    assert_eq!(results[0].customers(), results[2].customers());
 }
 
 #[test]
@@ -128,7 +129,7 @@ fn string_ids_match_integer_ids() {
         &amounts,
         Freq::Month,
     );
-    assert_eq!(ints.customers, strings.customers);
+    assert_eq!(ints.customers(), strings.customers());
 }
 
 #[test]
@@ -137,7 +138,7 @@ fn revenue_is_exact_and_sums_to_the_ledger() {
     let times: Vec<i64> = (0..10).map(|d| d * DAY).collect();
     let amounts = vec![0.1f64; 10];
     let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
-    assert_eq!(result.customers[0].revenue, 100);
+    assert_eq!(result.customers()[0].revenue, 100);
     let end = summary::end_period(&result, &options(Freq::Day).periodizer, None).unwrap();
     let table = summary::rfm_summary(&result, end, 1.0, false);
     assert_eq!(table.frequency, vec![9.0]);
@@ -181,12 +182,56 @@ fn time_ten_million_rows() {
     for _ in 0..3 {
         let (start, cpu_start) = (std::time::Instant::now(), cpu());
         let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
-        assert_eq!(result.customers.len(), distinct.len());
+        assert_eq!(result.customers().len(), distinct.len());
         println!(
             "{} customers in {:?} wall, {:.2} s cpu",
-            result.customers.len(),
+            result.customers().len(),
             start.elapsed(),
             cpu() - cpu_start
         );
     }
+}
+
+#[test]
+fn sums_beyond_64_bits_stay_exact() {
+    // 5e18 minor units a row: past i32 in every record, past i64 once two are summed.
+    let big: i128 = 5_000_000_000_000_000_000;
+    let ids = vec![7i64, 7, 7, 8, 8];
+    let times = vec![0, 10, 2 * DAY, 0, 3 * DAY];
+    let amounts = vec![big, big, big, 3_000_000_000, -1];
+    let columns = Columns {
+        ids: Ids::Int(&ids),
+        times: &times,
+        amounts: Some(Amounts::Decimal(&amounts)),
+        orders: None,
+        costs: None,
+    };
+    let mut opts = options(Freq::Day);
+    opts.split = Some(1);
+    let result = aggregate(&columns, &opts).expect("aggregates");
+    let customers = result.customers();
+    assert_eq!(customers[0].revenue, 3 * big);
+    assert_eq!(customers[0].first_period_revenue, 2 * big);
+    assert_eq!(customers[0].cal_revenue, 2 * big);
+    assert_eq!(customers[0].periods, 2);
+    assert_eq!(customers[1].revenue, 2_999_999_999);
+    assert_eq!(customers[1].first_period_revenue, 3_000_000_000);
+    assert_eq!(customers[1].cal_revenue, 3_000_000_000);
+}
+
+#[test]
+fn times_too_far_for_periods_are_an_error() {
+    let ids = vec![1i64, 2];
+    let times = vec![0, 100_000_000_000_000];
+    let amounts = vec![1.0, 2.0];
+    let columns = Columns {
+        ids: Ids::Int(&ids),
+        times: &times,
+        amounts: Some(Amounts::F64(&amounts)),
+        orders: None,
+        costs: None,
+    };
+    let err = aggregate(&columns, &options(Freq::Hour)).unwrap_err();
+    assert!(err.to_string().contains("timestamp"), "{err}");
+    assert!(aggregate(&columns, &options(Freq::Year)).is_ok());
 }

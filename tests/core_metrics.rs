@@ -41,6 +41,7 @@ fn options(freq: Freq) -> Options {
         start: None,
         end: None,
         split: None,
+        time_name: "timestamp".into(),
         amount_name: "amount".into(),
         cost_name: String::new(),
     }

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Decimal128Array, Float64Array, RecordBatch, UInt32Array};
+use arrow_buffer::ScalarBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatch};
+use rayon::prelude::*;
 
 use super::errors::{schema_error, CustvalError, DataError};
 use super::input::{self, NamedArray};
 use crate::core::aggregate::{Columns, Options};
+use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money;
 use crate::core::period::{Freq, Periodizer};
 
@@ -83,6 +86,7 @@ impl Transactions {
             start: None,
             end: None,
             split: None,
+            time_name: self.time.name.clone(),
             amount_name: name_of(&self.amount),
             cost_name: name_of(&self.cost),
         };
@@ -151,6 +155,45 @@ pub fn money_column(
         ))
     };
     Ok((Field::new(name, array.data_type().clone(), nullable), array))
+}
+
+/// Non-null money in minor units at `scale` as decimal128(38, scale) or float64, converted in
+/// parallel (call it inside [`super::gil::run`]); the decimal buffer is moved, not copied.
+pub fn money_values(
+    name: &str,
+    values: Vec<i128>,
+    scale: u32,
+    decimal: bool,
+) -> CoreResult<(Field, ArrayRef)> {
+    let limit = money::pow10(38).unsigned_abs();
+    let too_large = values
+        .par_iter()
+        .filter(|v| v.unsigned_abs() >= limit)
+        .count();
+    if too_large > 0 {
+        return Err(CoreError::Data {
+            column: name.into(),
+            message: "totals overflow 38 decimal digits".into(),
+            rows: too_large as u64,
+        });
+    }
+    let array: ArrayRef = if decimal {
+        Arc::new(
+            Decimal128Array::new(ScalarBuffer::from(values), None)
+                .with_precision_and_scale(38, scale as i8)
+                .map_err(|e| CoreError::Argument {
+                    name: "scale".into(),
+                    message: e.to_string(),
+                })?,
+        )
+    } else {
+        let floats: Vec<f64> = values
+            .par_iter()
+            .map(|&v| money::to_f64(v, scale))
+            .collect();
+        Arc::new(Float64Array::from(floats))
+    };
+    Ok((Field::new(name, array.data_type().clone(), false), array))
 }
 
 /// A pyarrow RecordBatch of the columns.

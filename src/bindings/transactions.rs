@@ -1,21 +1,19 @@
 //! Bindings for the transaction-log functions: summary, calibration/holdout, KPIs.
 use std::sync::Arc;
 
-use arrow_array::{Array, Int64Array};
+use arrow_array::{Array, ArrayRef, Int64Array};
 use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
-use super::columns::{batch, f64_column, money_column, row_column, Named, Transactions};
+use super::columns::{
+    batch, f64_column, money_column, money_values, row_column, Named, Transactions,
+};
 use super::gil;
 use crate::core::aggregate::{self, Aggregate};
 use crate::core::kpis::Kpis;
 use crate::core::period::Freq;
 use crate::core::summary::{self, MEAN_EXTRA_SCALE};
-
-/// Non-null money values.
-fn some(values: Vec<i128>) -> Vec<Option<i128>> {
-    values.into_iter().map(Some).collect()
-}
 
 /// Per-customer RFM summary. Returns (batch, rows after observation_end).
 #[pyfunction]
@@ -38,49 +36,38 @@ pub fn rfm_summary<'py>(
     let transactions = Transactions::new(customer, time, amount, order, None)?;
     let (columns, mut options) = transactions.columns(freq, scale)?;
     options.end = observation_end;
-    let (result, rows_after_end) = gil::run(py, || {
+    let with_money = columns.amounts.is_some();
+    let (out, rows_after_end) = gil::run(py, || {
         let aggregate = aggregate::aggregate(&columns, &options)?;
         let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
         let result = summary::rfm_summary(&aggregate, end_period, freq_multiplier, include_first);
-        Ok((result, aggregate.rows_after_end))
+        let rows_after_end = aggregate.rows_after_end;
+        drop(aggregate);
+        let scale = options.scale;
+        let mean_scale = scale + MEAN_EXTRA_SCALE;
+        let mut out = vec![
+            row_column("first_row", result.first_row),
+            row_column("min_row", result.min_row),
+            row_column("max_row", result.max_row),
+            f64_column("frequency", result.frequency),
+            f64_column("recency", result.recency),
+            f64_column("T", result.t),
+        ];
+        if with_money {
+            let value = money_values("monetary_value", result.monetary_value, mean_scale, decimal)?;
+            out.push(value);
+        }
+        let n_orders: Vec<i64> = result.n_orders.into_par_iter().map(|n| n as i64).collect();
+        out.push((
+            Field::new("n_orders", DataType::Int64, false),
+            Arc::new(Int64Array::from(n_orders)) as ArrayRef,
+        ));
+        if with_money {
+            out.push(money_values("revenue", result.revenue, scale, decimal)?);
+            out.push(money_values("aov", result.aov, mean_scale, decimal)?);
+        }
+        Ok((out, rows_after_end))
     })?;
-    let scale = options.scale;
-    let mut out = vec![
-        row_column("first_row", result.first_row),
-        row_column("min_row", result.min_row),
-        row_column("max_row", result.max_row),
-        f64_column("frequency", result.frequency),
-        f64_column("recency", result.recency),
-        f64_column("T", result.t),
-    ];
-    if columns.amounts.is_some() {
-        out.push(money_column(
-            "monetary_value",
-            some(result.monetary_value),
-            scale + MEAN_EXTRA_SCALE,
-            decimal,
-        )?);
-    }
-    out.push((
-        Field::new("n_orders", DataType::Int64, false),
-        Arc::new(Int64Array::from_iter_values(
-            result.n_orders.iter().map(|&n| n as i64),
-        )),
-    ));
-    if columns.amounts.is_some() {
-        out.push(money_column(
-            "revenue",
-            some(result.revenue),
-            scale,
-            decimal,
-        )?);
-        out.push(money_column(
-            "aov",
-            some(result.aov),
-            scale + MEAN_EXTRA_SCALE,
-            decimal,
-        )?);
-    }
     Ok((batch(py, out)?, rows_after_end))
 }
 
@@ -124,7 +111,7 @@ pub fn calibration_holdout<'py>(
     if columns.amounts.is_some() {
         out.push(money_column(
             "monetary_value_cal",
-            some(result.monetary_value_cal),
+            result.monetary_value_cal.into_iter().map(Some).collect(),
             scale,
             decimal,
         )?);
@@ -133,7 +120,11 @@ pub fn calibration_holdout<'py>(
     if columns.amounts.is_some() {
         out.push(money_column(
             "monetary_value_holdout",
-            some(result.monetary_value_holdout),
+            result
+                .monetary_value_holdout
+                .into_iter()
+                .map(Some)
+                .collect(),
             scale,
             decimal,
         )?);

@@ -131,7 +131,7 @@ fn build_part(columns: &Columns, options: &Options, txs: &[Tx]) -> PartResult {
     let mut order_ids: Vec<i64> = Vec::new();
     for tx in txs {
         out.rows_used += 1;
-        let hash = tx.hash(columns);
+        let hash = tx.hash();
         let code = match table.find(hash, |&i| first_tx[i as usize].same_customer(tx, columns)) {
             Some(&i) => i,
             None => {

@@ -8,7 +8,7 @@
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::{HashSet, HashTable};
+use hashbrown::{HashMap, HashSet, HashTable};
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
@@ -64,7 +64,7 @@ impl Ids<'_> {
     #[inline]
     fn hash(&self, state: &FixedState, row: usize) -> u64 {
         match self {
-            Ids::Int(v) => state.hash_one(v[row]),
+            Ids::Int(v) => mix(v[row]),
             _ => state.hash_one(self.bytes(row)),
         }
     }
@@ -90,7 +90,7 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
-    #[inline]
+    #[inline(always)]
     fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
         match self {
             Amounts::Int(v) => money::from_int(v[row], scale),
@@ -126,13 +126,13 @@ pub struct Options {
     pub end: Option<i64>,
     /// Last calibration period; later periods are the holdout.
     pub split: Option<i64>,
-    /// Name of the amount column, for error messages.
+    /// Names of the time, amount and cost columns, for error messages.
+    pub time_name: String,
     pub amount_name: String,
-    /// Name of the cost column, for error messages.
     pub cost_name: String,
 }
 
-/// Aggregated state of one customer. Rows are global row indices.
+/// One customer's aggregated state, as consumers read it. Rows are global row indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Customer {
     /// Smallest row index: gives the output order (first appearance) and the id.
@@ -155,10 +155,102 @@ pub struct Customer {
     pub cal_revenue: i128,
 }
 
-/// Per-customer states in first-appearance order, plus what was skipped.
+/// The running state of one customer in one cache line, so the aggregation pass touches a
+/// single line per transaction. Money sums are `i64`; a customer whose sums outgrow them moves
+/// to its partition's `wide` map. The first period is `period(min_time)`: periods only grow
+/// with time.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+struct State {
+    /// Customer key (see [`Tx::key`]), also its hash.
+    key: u64,
+    min_time: i64,
+    max_time: i64,
+    revenue: i64,
+    first_period_revenue: i64,
+    first_row: u32,
+    min_row: u32,
+    max_row: u32,
+    periods: u32,
+    orders: u32,
+    /// Fits: [`check_period_range`] bounds every period to `i32` before aggregating.
+    last_period: i32,
+}
+
+/// Calibration-period counters, kept only when `Options::split` is set.
+#[derive(Clone, Copy, Debug, Default)]
+struct Calibration {
+    revenue: i64,
+    last_period: i32,
+    periods: u32,
+}
+
+/// Exact sums of a customer whose money outgrew `i64`.
+#[derive(Clone, Copy, Debug, Default)]
+struct WideSums {
+    revenue: i128,
+    first_period_revenue: i128,
+    cal_revenue: i128,
+}
+
+/// Per-customer states of one partition, in the order customers were first met.
 #[derive(Debug, Default)]
+struct Part {
+    states: Vec<State>,
+    /// Parallel to `states` when calibrating, else empty.
+    calibration: Vec<Calibration>,
+    /// Local index → exact sums, for the rare customers beyond `i64`.
+    wide: HashMap<u32, WideSums, FixedState>,
+    rows_used: u64,
+    overflows: u64,
+}
+
+impl Part {
+    fn customer(&self, i: usize, periodizer: &Periodizer) -> Customer {
+        let s = &self.states[i];
+        let wide = if self.wide.is_empty() {
+            None
+        } else {
+            self.wide.get(&(i as u32))
+        };
+        let revenue = wide.map_or(s.revenue as i128, |w| w.revenue);
+        let (cal_periods, cal_last_period, cal_revenue) = match self.calibration.get(i) {
+            Some(c) => (
+                c.periods,
+                c.last_period as i64,
+                wide.map_or(c.revenue as i128, |w| w.cal_revenue),
+            ),
+            None => (s.periods, s.last_period as i64, revenue),
+        };
+        Customer {
+            first_row: s.first_row,
+            min_row: s.min_row,
+            max_row: s.max_row,
+            min_time: s.min_time,
+            max_time: s.max_time,
+            first_period: periodizer.period(s.min_time),
+            last_period: s.last_period as i64,
+            periods: s.periods,
+            orders: s.orders as u64,
+            revenue,
+            first_period_revenue: wide
+                .map_or(s.first_period_revenue as i128, |w| w.first_period_revenue),
+            cal_periods,
+            cal_last_period,
+            cal_revenue,
+        }
+    }
+}
+
+/// Per-customer states, readable in first-appearance order, plus what was skipped.
+#[derive(Debug)]
 pub struct Aggregate {
-    pub customers: Vec<Customer>,
+    parts: Vec<Part>,
+    /// Index of each partition's first customer in the global numbering.
+    starts: Vec<u32>,
+    /// Global customer numbers sorted by first row (low 32 bits; the first row above them).
+    order: Vec<u64>,
+    periodizer: Periodizer,
     pub rows_used: u64,
     pub rows_before_start: u64,
     pub rows_after_end: u64,
@@ -169,15 +261,63 @@ pub struct Aggregate {
     pub cost: i128,
 }
 
-#[derive(Default)]
-struct PartitionResult {
-    customers: Vec<Customer>,
-    rows_used: u64,
-    overflows: u64,
+impl Aggregate {
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The customer at `position` in first-appearance order.
+    #[inline]
+    pub fn customer(&self, position: usize) -> Customer {
+        let number = self.order[position] as u32;
+        let p = self.starts.partition_point(|&start| start <= number) - 1;
+        self.parts[p].customer((number - self.starts[p]) as usize, &self.periodizer)
+    }
+
+    /// Calls `visit(position, customer)` for the positions in `range`, in order, loading each
+    /// customer's state ahead of its turn (states are read in random order).
+    #[inline]
+    pub fn visit(&self, range: std::ops::Range<usize>, mut visit: impl FnMut(usize, Customer)) {
+        let end = range.end;
+        for position in range {
+            if position + LOOKAHEAD < end {
+                let number = self.order[position + LOOKAHEAD] as u32;
+                let p = self.starts.partition_point(|&start| start <= number) - 1;
+                prefetch(&self.parts[p].states[(number - self.starts[p]) as usize]);
+            }
+            visit(position, self.customer(position));
+        }
+    }
+
+    /// All customers in first-appearance order.
+    pub fn customers(&self) -> Vec<Customer> {
+        (0..self.len())
+            .into_par_iter()
+            .map(|i| self.customer(i))
+            .collect()
+    }
+
+    /// All customers in no particular order (cheaper, for totals).
+    pub fn par_customers_unordered(&self) -> impl ParallelIterator<Item = Customer> + '_ {
+        let periodizer = self.periodizer;
+        self.parts.par_iter().flat_map_iter(move |part| {
+            (0..part.states.len()).map(move |i| part.customer(i, &periodizer))
+        })
+    }
+
+    /// The earliest first-purchase period, if any customer.
+    pub fn first_period(&self) -> Option<i64> {
+        self.min_time.map(|time| self.periodizer.period(time))
+    }
 }
 
-/// Rows per block of the streaming pass: bounds the scatter buffer (32 bytes a row).
-const BLOCK_ROWS: usize = 1 << 21;
+/// Rows per block of the streaming pass: bounds the scatter buffer (24 bytes a row).
+const BLOCK_ROWS: usize = 1 << 22;
 
 /// Aggregates the rows into per-customer state.
 ///
@@ -202,7 +342,7 @@ fn aggregate_streaming(
     n: usize,
     bits: u32,
 ) -> Result<Option<Aggregate>> {
-    let mut states: Vec<PartitionState> =
+    let mut parts: Vec<PartitionState> =
         (0..1usize << bits).map(|_| PartitionState::new()).collect();
     let mut block = Scattered::default();
     let mut totals = Scattered::default();
@@ -215,14 +355,11 @@ fn aggregate_streaming(
             &mut block,
         );
         totals.add_counts(&block);
-        let parts: Vec<&[Tx]> = block
-            .bounds
-            .windows(2)
-            .map(|w| &block.txs[w[0]..w[1]])
-            .collect();
-        let in_order: Vec<bool> = states
+        check_money(&block, options)?;
+        check_period_range(&block, options)?;
+        let in_order: Vec<bool> = parts
             .par_iter_mut()
-            .zip(parts)
+            .zip(block.parts())
             .map(|(state, txs)| state.consume(columns, options, txs.iter()))
             .collect();
         if in_order.contains(&false) {
@@ -230,8 +367,8 @@ fn aggregate_streaming(
         }
     }
     check_money(&totals, options)?;
-    let results = states.into_iter().map(|state| state.out).collect();
-    merge(results, &totals, options).map(Some)
+    let parts = parts.into_iter().map(|state| state.part).collect();
+    merge(parts, &totals, options).map(Some)
 }
 
 /// The whole input scattered at once; partitions out of period order are sorted first.
@@ -243,12 +380,13 @@ fn aggregate_sorted(
 ) -> Result<Aggregate> {
     let scattered = scatter(columns, options, n, bits);
     check_money(&scattered, options)?;
-    let results: Vec<PartitionResult> = scattered
-        .bounds
-        .par_windows(2)
-        .map(|w| aggregate_partition(columns, options, &scattered.txs[w[0]..w[1]]))
+    check_period_range(&scattered, options)?;
+    let parts: Vec<Part> = scattered
+        .parts()
+        .into_par_iter()
+        .map(|txs| aggregate_partition(columns, options, txs))
         .collect();
-    merge(results, &scattered, options)
+    merge(parts, &scattered, options)
 }
 
 fn check_rows(columns: &Columns, n: usize) -> Result<()> {
@@ -278,6 +416,21 @@ fn check_money(scattered: &Scattered, options: &Options) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Every period must fit `i32` (hours within about 245,000 years of 1970), as `State` keeps it.
+fn check_period_range(scattered: &Scattered, options: &Options) -> Result<()> {
+    let fits = |time: Option<i64>| {
+        time.is_none_or(|t| i32::try_from(options.periodizer.period(t)).is_ok())
+    };
+    if fits(scattered.min_time) && fits(scattered.max_time) {
+        return Ok(());
+    }
+    Err(CoreError::Data {
+        column: options.time_name.clone(),
+        message: "time is too far from 1970 to count periods in".into(),
+        rows: 1,
+    })
 }
 
 fn check_lengths(columns: &Columns, n: usize) -> Result<()> {
@@ -314,16 +467,28 @@ fn partition_of(hash: u64, bits: u32) -> usize {
     ((hash >> 32) & ((1u64 << bits) - 1)) as usize
 }
 
+/// A bijective mix of an integer id (murmur3's finaliser): equal keys mean equal ids, so the
+/// key is both the hash and the identity of an integer customer.
+#[inline]
+fn mix(id: i64) -> u64 {
+    let mut h = (id as u64) ^ HASH_SEED;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// One transaction copied into its partition, so the aggregation pass reads sequentially
 /// instead of gathering three columns at random rows.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tx {
-    /// The integer id, or the id's hash for strings.
+    /// [`mix`] of an integer id, or the hash of a string id.
     pub key: u64,
     pub time: i64,
-    /// Minor units; [`WIDE`] when the value needs more than 63 bits (read from the column).
-    amount: i64,
     pub row: u32,
+    /// Minor units; [`WIDE`] when the value needs more than 31 bits (read from the column).
+    amount: i32,
 }
 
 impl Tx {
@@ -338,11 +503,8 @@ impl Tx {
 
     /// Hash of the customer id, as partitions and tables use it.
     #[inline]
-    pub fn hash(&self, columns: &Columns) -> u64 {
-        match columns.ids {
-            Ids::Int(_) => hasher().hash_one(self.key as i64),
-            _ => self.key,
-        }
+    pub fn hash(&self) -> u64 {
+        self.key
     }
 
     /// Whether two transactions belong to the same customer.
@@ -364,12 +526,7 @@ pub struct Partitioned {
 
 impl Partitioned {
     pub fn parts(&self) -> Vec<&[Tx]> {
-        let txs = &self.scattered.txs;
-        self.scattered
-            .bounds
-            .windows(2)
-            .map(|w| &txs[w[0]..w[1]])
-            .collect()
+        self.scattered.parts()
     }
 
     pub fn rows_before_start(&self) -> u64 {
@@ -392,7 +549,7 @@ pub fn partition_transactions(columns: &Columns, options: &Options) -> Result<Pa
 }
 
 /// Marks an amount too large for `Tx::amount`.
-const WIDE: i64 = i64::MIN;
+const WIDE: i32 = i32::MIN;
 /// Partition byte of a row outside the time window (partition numbers stay below 128).
 const SKIP: u8 = u8::MAX;
 
@@ -421,10 +578,20 @@ struct Scattered {
     bad_amounts: u64,
     bad_costs: u64,
     cost: i128,
+    /// Earliest and latest time among the rows kept.
+    min_time: Option<i64>,
+    max_time: Option<i64>,
 }
 
 impl Scattered {
-    /// Adds another block's counters and cost total.
+    fn parts(&self) -> Vec<&[Tx]> {
+        self.bounds
+            .windows(2)
+            .map(|w| &self.txs[w[0]..w[1]])
+            .collect()
+    }
+
+    /// Adds another block's counters, cost total and time range.
     fn add_counts(&mut self, block: &Scattered) {
         self.rows_before_start += block.rows_before_start;
         self.rows_after_end += block.rows_after_end;
@@ -434,20 +601,15 @@ impl Scattered {
             Some(total) => self.cost = total,
             None => self.bad_costs += 1,
         }
+        self.min_time = min_option(self.min_time, block.min_time);
+        self.max_time = self.max_time.max(block.max_time);
     }
 }
 
-#[inline]
-fn row_key(ids: &Ids, state: &FixedState, row: usize) -> (u64, u64) {
-    match ids {
-        Ids::Int(values) => {
-            let key = values[row];
-            (key as u64, state.hash_one(key))
-        }
-        _ => {
-            let hash = ids.hash(state, row);
-            (hash, hash)
-        }
+fn min_option(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -457,6 +619,15 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
     let mut out = Scattered::default();
     scatter_rows(columns, options, 0..n, bits, &mut out);
     out
+}
+
+/// Per chunk of rows: partition sizes, rows before/after the window, time range kept.
+struct Histogram {
+    counts: Vec<usize>,
+    before: u64,
+    after: u64,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
 }
 
 /// Scatters rows `range` into `out` (its buffer reused), replacing its contents.
@@ -473,28 +644,39 @@ fn scatter_rows(
     let n = range.len();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(16_384);
     let mut keys = vec![0u8; n];
-    let histograms: Vec<(Vec<usize>, u64, u64)> = keys
+    let histograms: Vec<Histogram> = keys
         .par_chunks_mut(chunk)
         .enumerate()
         .map(|(block_index, block)| {
-            let mut counts = vec![0usize; parts];
-            let (mut before, mut after) = (0u64, 0u64);
             let base = first + block_index * chunk;
+            let mut h = Histogram {
+                counts: vec![0usize; parts],
+                before: 0,
+                after: 0,
+                min_time: None,
+                max_time: None,
+            };
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
             for (i, key) in block.iter_mut().enumerate() {
                 let time = columns.times[base + i];
                 if options.start.is_some_and(|start| time < start) {
-                    before += 1;
+                    h.before += 1;
                     *key = SKIP;
                 } else if options.end.is_some_and(|end| time > end) {
-                    after += 1;
+                    h.after += 1;
                     *key = SKIP;
                 } else {
-                    let p = partition_of(row_key(&columns.ids, &state, base + i).1, bits);
+                    let p = partition_of(columns.ids.hash(&state, base + i), bits);
                     *key = p as u8;
-                    counts[p] += 1;
+                    h.counts[p] += 1;
+                    lo = lo.min(time);
+                    hi = hi.max(time);
                 }
             }
-            (counts, before, after)
+            if lo <= hi {
+                (h.min_time, h.max_time) = (Some(lo), Some(hi));
+            }
+            h
         })
         .collect();
     out.bounds.clear();
@@ -502,14 +684,16 @@ fn scatter_rows(
     let mut offset = 0;
     for p in 0..parts {
         out.bounds.push(offset);
-        for (block_index, (counts, _, _)) in histograms.iter().enumerate() {
-            starts[block_index][p] = offset;
-            offset += counts[p];
+        for (start, h) in starts.iter_mut().zip(&histograms) {
+            start[p] = offset;
+            offset += h.counts[p];
         }
     }
     out.bounds.push(offset);
-    out.rows_before_start = histograms.iter().map(|h| h.1).sum();
-    out.rows_after_end = histograms.iter().map(|h| h.2).sum();
+    out.rows_before_start = histograms.iter().map(|h| h.before).sum();
+    out.rows_after_end = histograms.iter().map(|h| h.after).sum();
+    out.min_time = histograms.iter().filter_map(|h| h.min_time).min();
+    out.max_time = histograms.iter().filter_map(|h| h.max_time).max();
     let mut txs = std::mem::take(&mut out.txs);
     txs.clear();
     txs.reserve(offset);
@@ -528,7 +712,10 @@ fn scatter_rows(
                 let row = base + i;
                 let amount = match columns.amounts.map(|a| a.fixed(row, options.scale)) {
                     None => 0,
-                    Some(Some(value)) => i64::try_from(value).unwrap_or(WIDE),
+                    Some(Some(value)) => i32::try_from(value)
+                        .ok()
+                        .filter(|&v| v != WIDE)
+                        .unwrap_or(WIDE),
                     Some(None) => {
                         bad_amounts += 1;
                         0
@@ -541,10 +728,10 @@ fn scatter_rows(
                     }
                 }
                 let tx = Tx {
-                    key: row_key(&columns.ids, &state, row).0,
+                    key: columns.ids.hash(&state, row),
                     time: columns.times[row],
-                    amount,
                     row: row as u32,
+                    amount,
                 };
                 let slot = &mut cursor[p as usize];
                 // SAFETY: `slot` walks this chunk's reserved range of partition `p`, and the
@@ -569,9 +756,9 @@ fn scatter_rows(
         });
 }
 
-fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> PartitionResult {
+fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part {
     match stream_partition(columns, options, txs.iter()) {
-        Some(result) => result,
+        Some(part) => part,
         None => {
             // Some customer's periods went backwards: sort the partition by period.
             let mut keyed: Vec<(i64, u32, u32)> = txs
@@ -586,23 +773,86 @@ fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part
     }
 }
 
+/// Transactions between a state's prefetch and its use: enough to cover a memory access.
+const LOOKAHEAD: usize = 12;
+
+#[inline(always)]
+fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; the address comes from a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(
+            (item as *const T).cast::<i8>(),
+            std::arch::x86_64::_MM_HINT_T0,
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
+}
+
 /// The running aggregation of one partition; fed transactions in order, block by block.
 struct PartitionState {
-    table: HashTable<u32>,
-    keys: Vec<u64>,
-    hashes: Vec<u64>,
+    /// (key, local index): probing compares keys without touching the states.
+    table: HashTable<(u64, u32)>,
     seen_orders: HashSet<(u32, i64), FixedState>,
-    out: PartitionResult,
+    part: Part,
 }
 
 impl PartitionState {
     fn new() -> Self {
         PartitionState {
             table: HashTable::new(),
-            keys: Vec::new(),
-            hashes: Vec::new(),
             seen_orders: HashSet::with_hasher(hasher()),
-            out: PartitionResult::default(),
+            part: Part {
+                wide: HashMap::with_hasher(hasher()),
+                ..Part::default()
+            },
+        }
+    }
+
+    /// Local index of the transaction's customer, inserting a new customer if needed.
+    #[inline]
+    fn find_or_insert(&mut self, ids: &Ids, tx: &Tx, period: i32, split: Option<i64>) -> usize {
+        let states = &mut self.part.states;
+        let found = match ids {
+            Ids::Int(_) => self.table.find(tx.key, |&(key, _)| key == tx.key),
+            _ => self.table.find(tx.key, |&(key, i)| {
+                key == tx.key && ids.same(states[i as usize].first_row as usize, tx.row as usize)
+            }),
+        };
+        if let Some(&(_, i)) = found {
+            return i as usize;
+        }
+        let i = states.len();
+        self.table
+            .insert_unique(tx.key, (tx.key, i as u32), |&(key, _)| key);
+        states.push(State {
+            key: tx.key,
+            min_time: tx.time,
+            max_time: tx.time,
+            first_row: tx.row,
+            min_row: tx.row,
+            max_row: tx.row,
+            periods: 1,
+            last_period: period,
+            ..State::default()
+        });
+        if let Some(split) = split {
+            self.part.calibration.push(Calibration {
+                revenue: 0,
+                last_period: period,
+                periods: u32::from(period as i64 <= split),
+            });
+        }
+        i
+    }
+
+    /// Starts loading the state of a coming transaction's customer, so the table probe of a
+    /// later row does not wait on memory.
+    #[inline]
+    fn prefetch(&self, tx: &Tx) {
+        if let Some(&(_, i)) = self.table.find(tx.key, |&(key, _)| key == tx.key) {
+            prefetch(&self.part.states[i as usize]);
         }
     }
 
@@ -612,101 +862,123 @@ impl PartitionState {
         &mut self,
         columns: &Columns,
         options: &Options,
-        txs: impl Iterator<Item = &'t Tx>,
+        txs: impl Iterator<Item = &'t Tx> + Clone,
     ) -> bool {
-        let state = hasher();
-        let ids = &columns.ids;
-        let split = options.split.unwrap_or(i64::MAX);
-        let PartitionState {
-            table,
-            keys,
-            hashes,
-            seen_orders,
-            out,
-        } = self;
+        let mut ahead = txs.clone().skip(LOOKAHEAD);
         for tx in txs {
+            if let Some(coming) = ahead.next() {
+                self.prefetch(coming);
+            }
             let (row, time) = (tx.row, tx.time);
-            let r = row as usize;
             let amount = tx.amount(columns, options);
-            out.rows_used += 1;
-            let period = options.periodizer.period(time);
-            let customers = &mut out.customers;
-            let found = match ids {
-                Ids::Int(_) => {
-                    let hash = state.hash_one(tx.key as i64);
-                    (table.find(hash, |&i| keys[i as usize] == tx.key), hash)
-                }
-                _ => (
-                    table.find(tx.key, |&i| {
-                        keys[i as usize] == tx.key
-                            && ids.same(customers[i as usize].first_row as usize, r)
-                    }),
-                    tx.key,
-                ),
-            };
-            let index = match found {
-                (Some(&i), _) => i,
-                (None, hash) => {
-                    let i = customers.len() as u32;
-                    table.insert_unique(hash, i, |&j| hashes[j as usize]);
-                    hashes.push(hash);
-                    keys.push(tx.key);
-                    customers.push(Customer {
-                        first_row: row,
-                        min_row: row,
-                        max_row: row,
-                        min_time: time,
-                        max_time: time,
-                        first_period: period,
-                        last_period: period,
-                        periods: 1,
-                        cal_periods: u32::from(period <= split),
-                        cal_last_period: period,
-                        ..Customer::default()
-                    });
-                    i
-                }
-            };
-            let customer = &mut customers[index as usize];
-            if period < customer.last_period {
+            // In range: `check_period_range` ran on these rows.
+            let period = options.periodizer.period(time) as i32;
+            let index = self.find_or_insert(&columns.ids, tx, period, options.split);
+            let part = &mut self.part;
+            part.rows_used += 1;
+            let state = &mut part.states[index];
+            if period < state.last_period {
                 return false;
             }
-            if period > customer.last_period {
-                customer.periods += 1;
-                customer.last_period = period;
-                if period <= split {
-                    customer.cal_periods += 1;
-                    customer.cal_last_period = period;
+            let calibrating = options.split.is_some_and(|split| period as i64 <= split);
+            if period > state.last_period {
+                state.periods += 1;
+                state.last_period = period;
+                if calibrating {
+                    let cal = &mut part.calibration[index];
+                    cal.periods += 1;
+                    cal.last_period = period;
                 }
             }
-            customer.first_row = customer.first_row.min(row);
-            if (time, row) < (customer.min_time, customer.min_row) {
-                customer.min_time = time;
-                customer.min_row = row;
+            state.first_row = state.first_row.min(row);
+            if (time, row) < (state.min_time, state.min_row) {
+                state.min_time = time;
+                state.min_row = row;
             }
-            if (time, std::cmp::Reverse(row))
-                > (customer.max_time, std::cmp::Reverse(customer.max_row))
-            {
-                customer.max_time = time;
-                customer.max_row = row;
+            if (time, std::cmp::Reverse(row)) > (state.max_time, std::cmp::Reverse(state.max_row)) {
+                state.max_time = time;
+                state.max_row = row;
             }
-            customer.orders += match columns.orders {
+            state.orders += match columns.orders {
                 None => 1,
-                Some(orders) => u64::from(seen_orders.insert((index, orders[r]))),
+                Some(orders) => u32::from(
+                    self.seen_orders
+                        .insert((index as u32, orders[row as usize])),
+                ),
             };
-            let sums = [
-                Some(&mut customer.revenue),
-                (period == customer.first_period).then_some(&mut customer.first_period_revenue),
-                (period <= split).then_some(&mut customer.cal_revenue),
-            ];
-            for sum in sums.into_iter().flatten() {
-                match sum.checked_add(amount) {
-                    Some(total) => *sum = total,
-                    None => out.overflows += 1,
-                }
+            // Periods arrive in order, so the first period lasts while only one is counted.
+            let in_first = state.periods == 1;
+            if !part.add_narrow(index, amount, in_first, calibrating) {
+                part.add_wide(index, amount, in_first, calibrating);
             }
         }
         true
+    }
+}
+
+impl Part {
+    /// Adds to the `i64` sums; `false` (nothing changed) if this customer is wide or would
+    /// overflow them.
+    #[inline]
+    fn add_narrow(
+        &mut self,
+        index: usize,
+        amount: i128,
+        in_first: bool,
+        calibrating: bool,
+    ) -> bool {
+        if !self.wide.is_empty() && self.wide.contains_key(&(index as u32)) {
+            return false;
+        }
+        let Ok(amount) = i64::try_from(amount) else {
+            return false;
+        };
+        let state = &self.states[index];
+        let add = |sum: i64, yes: bool| {
+            if yes {
+                sum.checked_add(amount)
+            } else {
+                Some(sum)
+            }
+        };
+        let cal = self.calibration.get(index).map_or(0, |c| c.revenue);
+        let (Some(revenue), Some(first), Some(cal)) = (
+            add(state.revenue, true),
+            add(state.first_period_revenue, in_first),
+            add(cal, calibrating),
+        ) else {
+            return false;
+        };
+        let state = &mut self.states[index];
+        state.revenue = revenue;
+        state.first_period_revenue = first;
+        if let Some(c) = self.calibration.get_mut(index) {
+            c.revenue = cal;
+        }
+        true
+    }
+
+    /// Adds to the exact `i128` sums, moving the customer there first if needed.
+    #[cold]
+    fn add_wide(&mut self, index: usize, amount: i128, in_first: bool, calibrating: bool) {
+        let state = &self.states[index];
+        let cal = self.calibration.get(index).map(|c| c.revenue);
+        let sums = self.wide.entry(index as u32).or_insert_with(|| WideSums {
+            revenue: state.revenue as i128,
+            first_period_revenue: state.first_period_revenue as i128,
+            cal_revenue: cal.unwrap_or(state.revenue) as i128,
+        });
+        let targets = [
+            Some(&mut sums.revenue),
+            in_first.then_some(&mut sums.first_period_revenue),
+            calibrating.then_some(&mut sums.cal_revenue),
+        ];
+        for sum in targets.into_iter().flatten() {
+            match sum.checked_add(amount) {
+                Some(total) => *sum = total,
+                None => self.overflows += 1,
+            }
+        }
     }
 }
 
@@ -715,25 +987,14 @@ impl PartitionState {
 fn stream_partition<'t>(
     columns: &Columns,
     options: &Options,
-    txs: impl Iterator<Item = &'t Tx>,
-) -> Option<PartitionResult> {
+    txs: impl Iterator<Item = &'t Tx> + Clone,
+) -> Option<Part> {
     let mut state = PartitionState::new();
-    state.consume(columns, options, txs).then_some(state.out)
+    state.consume(columns, options, txs).then_some(state.part)
 }
 
-fn merge(
-    results: Vec<PartitionResult>,
-    scattered: &Scattered,
-    options: &Options,
-) -> Result<Aggregate> {
-    let mut aggregate = Aggregate {
-        rows_before_start: scattered.rows_before_start,
-        rows_after_end: scattered.rows_after_end,
-        cost: scattered.cost,
-        ..Aggregate::default()
-    };
-    aggregate.rows_used = results.iter().map(|r| r.rows_used).sum();
-    let overflows: u64 = results.iter().map(|r| r.overflows).sum();
+fn merge(parts: Vec<Part>, scattered: &Scattered, options: &Options) -> Result<Aggregate> {
+    let overflows: u64 = parts.iter().map(|p| p.overflows).sum();
     if overflows > 0 {
         return Err(CoreError::Data {
             column: options.amount_name.clone(),
@@ -741,30 +1002,37 @@ fn merge(
             rows: overflows,
         });
     }
-    // First-appearance order: sort 8-byte keys (first row, partition, index), then gather the
-    // states once, instead of moving whole states around in the sort.
-    let mut keys: Vec<u64> = results
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut total = 0u32;
+    for part in &parts {
+        starts.push(total);
+        // Customers <= rows <= u32::MAX (checked up front).
+        total += part.states.len() as u32;
+    }
+    // First-appearance order: sort 8-byte keys (first row, global number) instead of states.
+    let mut order: Vec<u64> = parts
         .par_iter()
-        .enumerate()
-        .flat_map_iter(|(p, result)| {
-            result
-                .customers
+        .zip(&starts)
+        .flat_map_iter(|(part, &start)| {
+            part.states
                 .iter()
                 .enumerate()
-                .map(move |(i, c)| ((c.first_row as u64) << 32) | ((p as u64) << 24) | i as u64)
+                .map(move |(i, s)| ((s.first_row as u64) << 32) | (start as u64 + i as u64))
         })
         .collect();
-    keys.par_sort_unstable();
-    aggregate.customers = keys
-        .par_iter()
-        .map(|&key| {
-            let (p, i) = ((key >> 24) & 0xFF, key & 0xFF_FFFF);
-            results[p as usize].customers[i as usize].clone()
-        })
-        .collect();
-    aggregate.max_time = aggregate.customers.par_iter().map(|c| c.max_time).max();
-    aggregate.min_time = aggregate.customers.par_iter().map(|c| c.min_time).min();
-    Ok(aggregate)
+    order.par_sort_unstable();
+    Ok(Aggregate {
+        rows_used: parts.iter().map(|p| p.rows_used).sum(),
+        parts,
+        starts,
+        order,
+        periodizer: options.periodizer,
+        rows_before_start: scattered.rows_before_start,
+        rows_after_end: scattered.rows_after_end,
+        max_time: scattered.max_time,
+        min_time: scattered.min_time,
+        cost: scattered.cost,
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
 //! Business KPIs over a window (DESIGN.md §4).
+use rayon::prelude::*;
+
 use crate::core::aggregate::Aggregate;
 
 /// Totals and ratios; money in minor units at the aggregate's scale, ratios as f64.
@@ -14,12 +16,15 @@ pub struct Kpis {
 
 impl Kpis {
     pub fn from_aggregate(aggregate: &Aggregate, with_cost: bool) -> Kpis {
-        let customers = &aggregate.customers;
+        let (orders, revenue, repeat_customers) = aggregate
+            .par_customers_unordered()
+            .map(|c| (c.orders, c.revenue, u64::from(c.orders >= 2)))
+            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
         Kpis {
-            customers: customers.len() as u64,
-            orders: customers.iter().map(|c| c.orders).sum(),
-            revenue: customers.iter().map(|c| c.revenue).sum(),
-            repeat_customers: customers.iter().filter(|c| c.orders >= 2).count() as u64,
+            customers: aggregate.len() as u64,
+            orders,
+            revenue,
+            repeat_customers,
             cost: with_cost.then_some(aggregate.cost),
         }
     }

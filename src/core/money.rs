@@ -74,7 +74,8 @@ fn fast_round(value: f64, scale: u32) -> Option<i128> {
     if magnitude >= 1e12 {
         return None;
     }
-    let fraction = magnitude - magnitude.trunc();
+    // An integer cast truncates exactly below 1e12, without a libm `trunc` call.
+    let fraction = magnitude - (magnitude as i64) as f64;
     let margin = magnitude * 1e-14 + 1e-9;
     if (fraction - 0.5).abs() <= margin {
         return None;

@@ -44,58 +44,93 @@ pub fn end_period(aggregate: &Aggregate, periodizer: &Periodizer, end: Option<i6
     }
     let end_time = end.or(aggregate.max_time).unwrap_or(0);
     let end_period = periodizer.period(end_time);
-    if let Some(first) = aggregate.customers.iter().map(|c| c.first_period).min() {
-        if first > end_period {
-            return Err(CoreError::Argument {
-                name: "observation_end".into(),
-                message: "is before the first transaction".into(),
-            });
-        }
+    if aggregate
+        .first_period()
+        .is_some_and(|first| first > end_period)
+    {
+        return Err(CoreError::Argument {
+            name: "observation_end".into(),
+            message: "is before the first transaction".into(),
+        });
     }
     Ok(end_period)
 }
 
-/// Builds the summary. `multiplier` divides period counts (freq_multiplier).
+/// Customers written per task of the column-building pass.
+const CHUNK: usize = 4096;
+
+/// Builds the summary in one pass over the customers. `multiplier` divides period counts
+/// (freq_multiplier).
 pub fn rfm_summary(
     aggregate: &Aggregate,
     end_period: i64,
     multiplier: f64,
     include_first: bool,
 ) -> Summary {
-    let customers = &aggregate.customers;
-    let mut summary = Summary {
-        first_row: customers.par_iter().map(|c| c.first_row).collect(),
-        min_row: customers.par_iter().map(|c| c.min_row).collect(),
-        max_row: customers.par_iter().map(|c| c.max_row).collect(),
-        ..Summary::default()
+    let n = aggregate.len();
+    let mut s = Summary {
+        first_row: vec![0; n],
+        min_row: vec![0; n],
+        max_row: vec![0; n],
+        frequency: vec![0.0; n],
+        recency: vec![0.0; n],
+        t: vec![0.0; n],
+        n_orders: vec![0; n],
+        revenue: vec![0; n],
+        monetary_value: vec![0; n],
+        aov: vec![0; n],
     };
     let offset = if include_first { 0 } else { 1 };
-    summary.frequency = customers
-        .par_iter()
-        .map(|c| (c.periods - offset) as f64)
-        .collect();
-    summary.recency = customers
-        .par_iter()
-        .map(|c| (c.last_period - c.first_period) as f64 / multiplier)
-        .collect();
-    summary.t = customers
-        .par_iter()
-        .map(|c| (end_period - c.first_period) as f64 / multiplier)
-        .collect();
-    summary.n_orders = customers.par_iter().map(|c| c.orders).collect();
-    summary.revenue = customers.par_iter().map(|c| c.revenue).collect();
-    summary.monetary_value = customers
-        .par_iter()
-        .map(|c| monetary_value(c, include_first))
-        .collect();
-    summary.aov = customers
-        .par_iter()
-        .map(|c| mean_minor(c.revenue, c.orders))
-        .collect();
-    summary
+    (
+        s.first_row.par_chunks_mut(CHUNK),
+        s.min_row.par_chunks_mut(CHUNK),
+        s.max_row.par_chunks_mut(CHUNK),
+        s.frequency.par_chunks_mut(CHUNK),
+        s.recency.par_chunks_mut(CHUNK),
+        s.t.par_chunks_mut(CHUNK),
+        s.n_orders.par_chunks_mut(CHUNK),
+        s.revenue.par_chunks_mut(CHUNK),
+        s.monetary_value.par_chunks_mut(CHUNK),
+        s.aov.par_chunks_mut(CHUNK),
+    )
+        .into_par_iter()
+        .enumerate()
+        .for_each(
+            |(
+                chunk,
+                (
+                    first_row,
+                    min_row,
+                    max_row,
+                    frequency,
+                    recency,
+                    t,
+                    n_orders,
+                    revenue,
+                    monetary_value,
+                    aov,
+                ),
+            )| {
+                let start = chunk * CHUNK;
+                aggregate.visit(start..start + first_row.len(), |position, c| {
+                    let j = position - start;
+                    first_row[j] = c.first_row;
+                    min_row[j] = c.min_row;
+                    max_row[j] = c.max_row;
+                    frequency[j] = (c.periods - offset) as f64;
+                    recency[j] = (c.last_period - c.first_period) as f64 / multiplier;
+                    t[j] = (end_period - c.first_period) as f64 / multiplier;
+                    n_orders[j] = c.orders;
+                    revenue[j] = c.revenue;
+                    monetary_value[j] = monetary(&c, include_first);
+                    aov[j] = mean_minor(c.revenue, c.orders);
+                });
+            },
+        );
+    s
 }
 
-fn monetary_value(c: &Customer, include_first: bool) -> i128 {
+fn monetary(c: &Customer, include_first: bool) -> i128 {
     if include_first {
         mean_minor(c.revenue, c.periods as u64)
     } else {
@@ -130,14 +165,13 @@ pub fn calibration_holdout(
             message: "is after observation_end".into(),
         });
     }
-    let kept: Vec<&Customer> = aggregate
-        .customers
-        .iter()
+    let kept: Vec<Customer> = aggregate
+        .customers()
+        .into_par_iter()
         .filter(|c| c.first_period <= split)
         .collect();
-    let column = |f: &(dyn Fn(&Customer) -> f64 + Sync)| -> Vec<f64> {
-        kept.par_iter().map(|c| f(c)).collect()
-    };
+    let column =
+        |f: &(dyn Fn(&Customer) -> f64 + Sync)| -> Vec<f64> { kept.par_iter().map(f).collect() };
     Ok(CalibrationHoldout {
         first_row: kept.iter().map(|c| c.first_row).collect(),
         frequency_cal: column(&|c| (c.cal_periods - 1) as f64),
@@ -163,6 +197,6 @@ pub fn calibration_holdout(
             })
             .collect(),
         duration_holdout: (end_period - split) as f64 / multiplier,
-        holdout_only: (aggregate.customers.len() - kept.len()) as u64,
+        holdout_only: (aggregate.len() - kept.len()) as u64,
     })
 }
