@@ -8,7 +8,7 @@
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::{HashMap, HashSet, HashTable};
+use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
@@ -790,10 +790,103 @@ fn prefetch<T>(item: &T) {
     let _ = item;
 }
 
+/// Customer key → local index, by linear probing in a table at most half full, so a lookup
+/// usually reads one slot whose address is known from the key alone (and can be prefetched).
+struct KeyTable {
+    slots: Vec<Slot>,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u64,
+    /// Local index; [`EMPTY`] for a free slot.
+    index: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl KeyTable {
+    fn new() -> Self {
+        KeyTable {
+            slots: vec![
+                Slot {
+                    key: 0,
+                    index: EMPTY
+                };
+                1024
+            ],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        prefetch(&self.slots[key as usize & self.mask()]);
+    }
+
+    /// The index stored under `key` for which `same(index)` holds.
+    #[inline]
+    fn find(&self, key: u64, same: impl Fn(u32) -> bool) -> Option<u32> {
+        let mask = self.mask();
+        let mut at = key as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot.index == EMPTY {
+                return None;
+            }
+            if slot.key == key && same(slot.index) {
+                return Some(slot.index);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds a key known to be absent.
+    fn insert(&mut self, key: u64, index: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        self.place(Slot { key, index });
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: Slot) {
+        let mask = self.mask();
+        let mut at = slot.key as usize & mask;
+        while self.slots[at].index != EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(
+            &mut self.slots,
+            vec![
+                Slot {
+                    key: 0,
+                    index: EMPTY
+                };
+                size
+            ],
+        );
+        for slot in old.into_iter().filter(|s| s.index != EMPTY) {
+            self.place(slot);
+        }
+    }
+}
+
 /// The running aggregation of one partition; fed transactions in order, block by block.
 struct PartitionState {
-    /// (key, local index): probing compares keys without touching the states.
-    table: HashTable<(u64, u32)>,
+    table: KeyTable,
     seen_orders: HashSet<(u32, i64), FixedState>,
     part: Part,
 }
@@ -801,7 +894,7 @@ struct PartitionState {
 impl PartitionState {
     fn new() -> Self {
         PartitionState {
-            table: HashTable::new(),
+            table: KeyTable::new(),
             seen_orders: HashSet::with_hasher(hasher()),
             part: Part {
                 wide: HashMap::with_hasher(hasher()),
@@ -815,17 +908,16 @@ impl PartitionState {
     fn find_or_insert(&mut self, ids: &Ids, tx: &Tx, period: i32, split: Option<i64>) -> usize {
         let states = &mut self.part.states;
         let found = match ids {
-            Ids::Int(_) => self.table.find(tx.key, |&(key, _)| key == tx.key),
-            _ => self.table.find(tx.key, |&(key, i)| {
-                key == tx.key && ids.same(states[i as usize].first_row as usize, tx.row as usize)
+            Ids::Int(_) => self.table.find(tx.key, |_| true),
+            _ => self.table.find(tx.key, |i| {
+                ids.same(states[i as usize].first_row as usize, tx.row as usize)
             }),
         };
-        if let Some(&(_, i)) = found {
+        if let Some(i) = found {
             return i as usize;
         }
         let i = states.len();
-        self.table
-            .insert_unique(tx.key, (tx.key, i as u32), |&(key, _)| key);
+        self.table.insert(tx.key, i as u32);
         states.push(State {
             key: tx.key,
             min_time: tx.time,
@@ -847,11 +939,11 @@ impl PartitionState {
         i
     }
 
-    /// Starts loading the state of a coming transaction's customer, so the table probe of a
-    /// later row does not wait on memory.
+    /// Starts loading the state of a coming transaction's customer (its table slot was
+    /// loaded by [`KeyTable::prefetch`] earlier), so processing it does not wait on memory.
     #[inline]
     fn prefetch(&self, tx: &Tx) {
-        if let Some(&(_, i)) = self.table.find(tx.key, |&(key, _)| key == tx.key) {
+        if let Some(i) = self.table.find(tx.key, |_| true) {
             prefetch(&self.part.states[i as usize]);
         }
     }
@@ -864,9 +956,15 @@ impl PartitionState {
         options: &Options,
         txs: impl Iterator<Item = &'t Tx> + Clone,
     ) -> bool {
-        let mut ahead = txs.clone().skip(LOOKAHEAD);
+        // Two stages: the table slot of the transaction 2·LOOKAHEAD ahead, then the state of
+        // the one LOOKAHEAD ahead, whose slot is in cache by now.
+        let mut far = txs.clone().skip(2 * LOOKAHEAD);
+        let mut near = txs.clone().skip(LOOKAHEAD);
         for tx in txs {
-            if let Some(coming) = ahead.next() {
+            if let Some(coming) = far.next() {
+                self.table.prefetch(coming.key);
+            }
+            if let Some(coming) = near.next() {
                 self.prefetch(coming);
             }
             let (row, time) = (tx.row, tx.time);
