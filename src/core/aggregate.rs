@@ -344,23 +344,19 @@ fn aggregate_streaming(
 ) -> Result<Option<Aggregate>> {
     let mut parts: Vec<PartitionState> =
         (0..1usize << bits).map(|_| PartitionState::new()).collect();
-    let mut block = Scattered::default();
-    let mut totals = Scattered::default();
+    let mut block = Buffers::default();
+    let mut totals = Counts::new();
     for start in (0..n).step_by(BLOCK_ROWS) {
-        scatter_rows(
-            columns,
-            options,
-            start..n.min(start + BLOCK_ROWS),
-            bits,
-            &mut block,
-        );
-        totals.add_counts(&block);
-        check_money(&block, options)?;
-        check_period_range(&block, options)?;
+        let range = start..n.min(start + BLOCK_ROWS);
+        block.fill(columns, options, range, bits);
+        check_money(&block.counts, options)?;
+        check_period_range(&block.counts, options)?;
+        totals.add(&block.counts);
+        let block = &block;
         let in_order: Vec<bool> = parts
             .par_iter_mut()
-            .zip(block.parts())
-            .map(|(state, txs)| state.consume(columns, options, txs.iter()))
+            .enumerate()
+            .map(|(p, state)| state.consume(columns, options, block.partition(p)))
             .collect();
         if in_order.contains(&false) {
             return Ok(None);
@@ -379,14 +375,14 @@ fn aggregate_sorted(
     bits: u32,
 ) -> Result<Aggregate> {
     let scattered = scatter(columns, options, n, bits);
-    check_money(&scattered, options)?;
-    check_period_range(&scattered, options)?;
+    check_money(&scattered.counts, options)?;
+    check_period_range(&scattered.counts, options)?;
     let parts: Vec<Part> = scattered
         .parts()
         .into_par_iter()
         .map(|txs| aggregate_partition(columns, options, txs))
         .collect();
-    merge(parts, &scattered, options)
+    merge(parts, &scattered.counts, options)
 }
 
 fn check_rows(columns: &Columns, n: usize) -> Result<()> {
@@ -400,30 +396,31 @@ fn check_rows(columns: &Columns, n: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_money(scattered: &Scattered, options: &Options) -> Result<()> {
-    if scattered.bad_amounts > 0 {
+fn check_money(counts: &Counts, options: &Options) -> Result<()> {
+    if counts.bad_amounts > 0 {
         return Err(CoreError::Data {
             column: options.amount_name.clone(),
             message: "amount is NaN, infinite or too large for the money scale".into(),
-            rows: scattered.bad_amounts,
+            rows: counts.bad_amounts,
         });
     }
-    if scattered.bad_costs > 0 {
+    if counts.bad_costs > 0 {
         return Err(CoreError::Data {
             column: options.cost_name.clone(),
             message: "cost is NaN, infinite or too large, or the total overflows".into(),
-            rows: scattered.bad_costs,
+            rows: counts.bad_costs,
         });
     }
     Ok(())
 }
 
 /// Every period must fit `i32` (hours within about 245,000 years of 1970), as `State` keeps it.
-fn check_period_range(scattered: &Scattered, options: &Options) -> Result<()> {
-    let fits = |time: Option<i64>| {
-        time.is_none_or(|t| i32::try_from(options.periodizer.period(t)).is_ok())
-    };
-    if fits(scattered.min_time) && fits(scattered.max_time) {
+fn check_period_range(counts: &Counts, options: &Options) -> Result<()> {
+    let fits = |time: i64| i32::try_from(options.periodizer.period(time)).is_ok();
+    if counts
+        .time_range()
+        .is_none_or(|(lo, hi)| fits(lo) && fits(hi))
+    {
         return Ok(());
     }
     Err(CoreError::Data {
@@ -530,11 +527,11 @@ impl Partitioned {
     }
 
     pub fn rows_before_start(&self) -> u64 {
-        self.scattered.rows_before_start
+        self.scattered.counts.rows_before_start
     }
 
     pub fn rows_after_end(&self) -> u64 {
-        self.scattered.rows_after_end
+        self.scattered.counts.rows_after_end
     }
 }
 
@@ -544,7 +541,7 @@ pub fn partition_transactions(columns: &Columns, options: &Options) -> Result<Pa
     let n = columns.times.len();
     check_rows(columns, n)?;
     let scattered = scatter(columns, options, n, partition_bits(n));
-    check_money(&scattered, options)?;
+    check_money(&scattered.counts, options)?;
     Ok(Partitioned { scattered })
 }
 
@@ -568,19 +565,122 @@ impl TxTarget {
     }
 }
 
-/// Transactions grouped by partition, plus what the scatter skipped or summed.
-#[derive(Default)]
-struct Scattered {
-    txs: Vec<Tx>,
-    bounds: Vec<usize>,
+/// What a scatter skipped, could not convert or summed.
+#[derive(Clone, Copy, Debug)]
+struct Counts {
     rows_before_start: u64,
     rows_after_end: u64,
     bad_amounts: u64,
     bad_costs: u64,
     cost: i128,
-    /// Earliest and latest time among the rows kept.
-    min_time: Option<i64>,
-    max_time: Option<i64>,
+    /// Earliest and latest time kept; `lo > hi` while no row is kept.
+    lo: i64,
+    hi: i64,
+}
+
+impl Counts {
+    fn new() -> Self {
+        Counts {
+            rows_before_start: 0,
+            rows_after_end: 0,
+            bad_amounts: 0,
+            bad_costs: 0,
+            cost: 0,
+            lo: i64::MAX,
+            hi: i64::MIN,
+        }
+    }
+
+    fn time_range(&self) -> Option<(i64, i64)> {
+        (self.lo <= self.hi).then_some((self.lo, self.hi))
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.rows_before_start += other.rows_before_start;
+        self.rows_after_end += other.rows_after_end;
+        self.bad_amounts += other.bad_amounts;
+        self.bad_costs += other.bad_costs;
+        match self.cost.checked_add(other.cost) {
+            Some(total) => self.cost = total,
+            None => self.bad_costs += 1,
+        }
+        self.lo = self.lo.min(other.lo);
+        self.hi = self.hi.max(other.hi);
+    }
+
+    /// Whether `time` is in the window; counts it if not.
+    #[inline(always)]
+    fn in_window(&mut self, options: &Options, time: i64) -> bool {
+        if options.start.is_some_and(|start| time < start) {
+            self.rows_before_start += 1;
+            false
+        } else if options.end.is_some_and(|end| time > end) {
+            self.rows_after_end += 1;
+            false
+        } else {
+            true
+        }
+    }
+
+    fn sum(counts: impl Iterator<Item = Counts>) -> Counts {
+        counts.fold(Counts::new(), |mut total, c| {
+            total.add(&c);
+            total
+        })
+    }
+}
+
+/// The record of a row inside the time window: money converted, cost summed, bad values and
+/// the time range counted.
+#[inline(always)]
+fn transaction(
+    columns: &Columns,
+    options: &Options,
+    state: &FixedState,
+    row: usize,
+    counts: &mut Counts,
+) -> Tx {
+    let time = columns.times[row];
+    counts.lo = counts.lo.min(time);
+    counts.hi = counts.hi.max(time);
+    let amount = match columns.amounts.map(|a| a.fixed(row, options.scale)) {
+        None => 0,
+        Some(Some(value)) => i32::try_from(value)
+            .ok()
+            .filter(|&v| v != WIDE)
+            .unwrap_or(WIDE),
+        Some(None) => {
+            counts.bad_amounts += 1;
+            0
+        }
+    };
+    if let Some(costs) = columns.costs {
+        match costs
+            .fixed(row, options.scale)
+            .and_then(|value| counts.cost.checked_add(value))
+        {
+            Some(total) => counts.cost = total,
+            None => counts.bad_costs += 1,
+        }
+    }
+    Tx {
+        key: columns.ids.hash(state, row),
+        time,
+        row: row as u32,
+        amount,
+    }
+}
+
+/// Rows per task of a scatter.
+fn chunk_rows(rows: usize) -> usize {
+    rows.div_ceil(rayon::current_num_threads() * 4).max(16_384)
+}
+
+/// Transactions grouped by partition in one buffer, plus what the scatter skipped or summed.
+struct Scattered {
+    txs: Vec<Tx>,
+    bounds: Vec<usize>,
+    counts: Counts,
 }
 
 impl Scattered {
@@ -590,170 +690,138 @@ impl Scattered {
             .map(|w| &self.txs[w[0]..w[1]])
             .collect()
     }
-
-    /// Adds another block's counters, cost total and time range.
-    fn add_counts(&mut self, block: &Scattered) {
-        self.rows_before_start += block.rows_before_start;
-        self.rows_after_end += block.rows_after_end;
-        self.bad_amounts += block.bad_amounts;
-        self.bad_costs += block.bad_costs;
-        match self.cost.checked_add(block.cost) {
-            Some(total) => self.cost = total,
-            None => self.bad_costs += 1,
-        }
-        self.min_time = min_option(self.min_time, block.min_time);
-        self.max_time = self.max_time.max(block.max_time);
-    }
 }
 
-fn min_option(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Two passes over the rows in input order: partition histogram, then a stable scatter of
-/// `Tx` records (window filter and money conversion done on the way).
+/// Two passes over the rows in input order: partition histogram, then a stable scatter into
+/// one exactly sized buffer.
 fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scattered {
-    let mut out = Scattered::default();
-    scatter_rows(columns, options, 0..n, bits, &mut out);
-    out
-}
-
-/// Per chunk of rows: partition sizes, rows before/after the window, time range kept.
-struct Histogram {
-    counts: Vec<usize>,
-    before: u64,
-    after: u64,
-    min_time: Option<i64>,
-    max_time: Option<i64>,
-}
-
-/// Scatters rows `range` into `out` (its buffer reused), replacing its contents.
-fn scatter_rows(
-    columns: &Columns,
-    options: &Options,
-    range: std::ops::Range<usize>,
-    bits: u32,
-    out: &mut Scattered,
-) {
     let parts = 1usize << bits;
     let state = hasher();
-    let first = range.start;
-    let n = range.len();
-    let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(16_384);
+    let chunk = chunk_rows(n);
     let mut keys = vec![0u8; n];
-    let histograms: Vec<Histogram> = keys
+    let histograms: Vec<(Vec<usize>, Counts)> = keys
         .par_chunks_mut(chunk)
         .enumerate()
         .map(|(block_index, block)| {
-            let base = first + block_index * chunk;
-            let mut h = Histogram {
-                counts: vec![0usize; parts],
-                before: 0,
-                after: 0,
-                min_time: None,
-                max_time: None,
-            };
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            let base = block_index * chunk;
+            let mut sizes = vec![0usize; parts];
+            let mut counts = Counts::new();
             for (i, key) in block.iter_mut().enumerate() {
-                let time = columns.times[base + i];
-                if options.start.is_some_and(|start| time < start) {
-                    h.before += 1;
-                    *key = SKIP;
-                } else if options.end.is_some_and(|end| time > end) {
-                    h.after += 1;
-                    *key = SKIP;
-                } else {
+                if counts.in_window(options, columns.times[base + i]) {
                     let p = partition_of(columns.ids.hash(&state, base + i), bits);
                     *key = p as u8;
-                    h.counts[p] += 1;
-                    lo = lo.min(time);
-                    hi = hi.max(time);
+                    sizes[p] += 1;
+                } else {
+                    *key = SKIP;
                 }
             }
-            if lo <= hi {
-                (h.min_time, h.max_time) = (Some(lo), Some(hi));
-            }
-            h
+            (sizes, counts)
         })
         .collect();
-    out.bounds.clear();
+    let mut bounds = Vec::with_capacity(parts + 1);
     let mut starts = vec![vec![0usize; parts]; histograms.len()];
     let mut offset = 0;
     for p in 0..parts {
-        out.bounds.push(offset);
-        for (start, h) in starts.iter_mut().zip(&histograms) {
+        bounds.push(offset);
+        for (start, (sizes, _)) in starts.iter_mut().zip(&histograms) {
             start[p] = offset;
-            offset += h.counts[p];
+            offset += sizes[p];
         }
     }
-    out.bounds.push(offset);
-    out.rows_before_start = histograms.iter().map(|h| h.before).sum();
-    out.rows_after_end = histograms.iter().map(|h| h.after).sum();
-    out.min_time = histograms.iter().filter_map(|h| h.min_time).min();
-    out.max_time = histograms.iter().filter_map(|h| h.max_time).max();
-    let mut txs = std::mem::take(&mut out.txs);
-    txs.clear();
-    txs.reserve(offset);
+    bounds.push(offset);
+    let mut txs: Vec<Tx> = Vec::with_capacity(offset);
     let target = TxTarget(txs.as_mut_ptr());
-    let sums: Vec<(u64, u64, Option<i128>)> = keys
+    let written: Vec<Counts> = keys
         .par_chunks(chunk)
         .zip(starts.into_par_iter())
         .enumerate()
         .map(|(block_index, (block, mut cursor))| {
-            let base = first + block_index * chunk;
-            let (mut bad_amounts, mut bad_costs, mut cost) = (0u64, 0u64, Some(0i128));
+            let base = block_index * chunk;
+            let mut counts = Counts::new();
             for (i, &p) in block.iter().enumerate() {
                 if p == SKIP {
                     continue;
                 }
-                let row = base + i;
-                let amount = match columns.amounts.map(|a| a.fixed(row, options.scale)) {
-                    None => 0,
-                    Some(Some(value)) => i32::try_from(value)
-                        .ok()
-                        .filter(|&v| v != WIDE)
-                        .unwrap_or(WIDE),
-                    Some(None) => {
-                        bad_amounts += 1;
-                        0
-                    }
-                };
-                if let Some(costs) = columns.costs {
-                    match costs.fixed(row, options.scale) {
-                        Some(value) => cost = cost.and_then(|c| c.checked_add(value)),
-                        None => bad_costs += 1,
-                    }
-                }
-                let tx = Tx {
-                    key: columns.ids.hash(&state, row),
-                    time: columns.times[row],
-                    row: row as u32,
-                    amount,
-                };
+                let tx = transaction(columns, options, &state, base + i, &mut counts);
                 let slot = &mut cursor[p as usize];
                 // SAFETY: `slot` walks this chunk's reserved range of partition `p`, and the
                 // prefix sums give every (chunk, partition) pair a disjoint range below `offset`.
                 unsafe { target.write(*slot, tx) };
                 *slot += 1;
             }
-            (bad_amounts, bad_costs, cost)
+            counts
         })
         .collect();
     // SAFETY: the scatter wrote every position below `offset` exactly once.
     unsafe { txs.set_len(offset) };
-    out.txs = txs;
-    out.bad_amounts = sums.iter().map(|s| s.0).sum();
-    out.bad_costs = sums.iter().map(|s| s.1).sum();
-    out.cost = sums
-        .iter()
-        .try_fold(0i128, |total, s| s.2.and_then(|c| total.checked_add(c)))
-        .unwrap_or_else(|| {
-            out.bad_costs += 1;
-            0
-        });
+    let counts = Counts::sum(histograms.into_iter().map(|(_, c)| c).chain(written));
+    Scattered {
+        txs,
+        bounds,
+        counts,
+    }
+}
+
+/// One block of rows scattered in a single pass into per-task, per-partition buffers (kept
+/// between blocks for their capacity): partition `p` is `tasks[0][p]`, `tasks[1][p]`, … in
+/// row order.
+#[derive(Default)]
+struct Buffers {
+    tasks: Vec<Vec<Vec<Tx>>>,
+    counts: Counts,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts::new()
+    }
+}
+
+impl Buffers {
+    fn fill(
+        &mut self,
+        columns: &Columns,
+        options: &Options,
+        range: std::ops::Range<usize>,
+        bits: u32,
+    ) {
+        let parts = 1usize << bits;
+        let chunk = chunk_rows(range.len());
+        let tasks = range.len().div_ceil(chunk);
+        self.tasks
+            .resize_with(tasks.max(self.tasks.len()), Vec::new);
+        let expected = chunk / parts + chunk / parts / 8 + 64;
+        let state = hasher();
+        let first = range.start;
+        let end = range.end;
+        let counts: Vec<Counts> = self.tasks[..tasks]
+            .par_iter_mut()
+            .enumerate()
+            .map(|(task, buffers)| {
+                buffers.resize_with(parts, || Vec::with_capacity(expected));
+                buffers.iter_mut().for_each(Vec::clear);
+                let mut counts = Counts::new();
+                let rows = first + task * chunk..end.min(first + (task + 1) * chunk);
+                for row in rows {
+                    if counts.in_window(options, columns.times[row]) {
+                        let tx = transaction(columns, options, &state, row, &mut counts);
+                        buffers[partition_of(tx.key, bits)].push(tx);
+                    }
+                }
+                counts
+            })
+            .collect();
+        self.tasks[tasks..]
+            .iter_mut()
+            .flatten()
+            .for_each(Vec::clear);
+        self.counts = Counts::sum(counts.into_iter());
+    }
+
+    /// Partition `p`'s transactions in row order.
+    fn partition(&self, p: usize) -> impl Iterator<Item = &Tx> + Clone {
+        self.tasks.iter().flat_map(move |task| task[p].iter())
+    }
 }
 
 fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part {
@@ -1091,7 +1159,7 @@ fn stream_partition<'t>(
     state.consume(columns, options, txs).then_some(state.part)
 }
 
-fn merge(parts: Vec<Part>, scattered: &Scattered, options: &Options) -> Result<Aggregate> {
+fn merge(parts: Vec<Part>, counts: &Counts, options: &Options) -> Result<Aggregate> {
     let overflows: u64 = parts.iter().map(|p| p.overflows).sum();
     if overflows > 0 {
         return Err(CoreError::Data {
@@ -1125,11 +1193,11 @@ fn merge(parts: Vec<Part>, scattered: &Scattered, options: &Options) -> Result<A
         starts,
         order,
         periodizer: options.periodizer,
-        rows_before_start: scattered.rows_before_start,
-        rows_after_end: scattered.rows_after_end,
-        max_time: scattered.max_time,
-        min_time: scattered.min_time,
-        cost: scattered.cost,
+        rows_before_start: counts.rows_before_start,
+        rows_after_end: counts.rows_after_end,
+        min_time: counts.time_range().map(|(lo, _)| lo),
+        max_time: counts.time_range().map(|(_, hi)| hi),
+        cost: counts.cost,
     })
 }
 
