@@ -356,7 +356,11 @@ fn aggregate_streaming(
         let in_order: Vec<bool> = parts
             .par_iter_mut()
             .enumerate()
-            .map(|(p, state)| state.consume(columns, options, block.partition(p)))
+            .map(|(p, state)| {
+                block
+                    .partition(p)
+                    .all(|txs| state.consume(columns, options, txs))
+            })
             .collect();
         if in_order.contains(&false) {
             return Ok(None);
@@ -818,14 +822,14 @@ impl Buffers {
         self.counts = Counts::sum(counts.into_iter());
     }
 
-    /// Partition `p`'s transactions in row order.
-    fn partition(&self, p: usize) -> impl Iterator<Item = &Tx> + Clone {
-        self.tasks.iter().flat_map(move |task| task[p].iter())
+    /// Partition `p`'s transactions in row order, a slice per task.
+    fn partition(&self, p: usize) -> impl Iterator<Item = &[Tx]> {
+        self.tasks.iter().map(move |task| task[p].as_slice())
     }
 }
 
 fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part {
-    match stream_partition(columns, options, txs.iter()) {
+    match stream_partition(columns, options, txs) {
         Some(part) => part,
         None => {
             // Some customer's periods went backwards: sort the partition by period.
@@ -835,14 +839,15 @@ fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part
                 .map(|(i, tx)| (options.periodizer.period(tx.time), tx.row, i as u32))
                 .collect();
             keyed.sort_unstable();
-            stream_partition(columns, options, keyed.iter().map(|k| &txs[k.2 as usize]))
+            let sorted: Vec<Tx> = keyed.iter().map(|k| txs[k.2 as usize]).collect();
+            stream_partition(columns, options, &sorted)
                 .expect("transactions sorted by period stream in order")
         }
     }
 }
 
 /// Transactions between a state's prefetch and its use: enough to cover a memory access.
-const LOOKAHEAD: usize = 12;
+const LOOKAHEAD: usize = 16;
 
 #[inline(always)]
 fn prefetch<T>(item: &T) {
@@ -1007,39 +1012,35 @@ impl PartitionState {
         i
     }
 
-    /// Starts loading the state of a coming transaction's customer (its table slot was
-    /// loaded by [`KeyTable::prefetch`] earlier), so processing it does not wait on memory.
-    #[inline]
-    fn prefetch(&self, tx: &Tx) {
-        if let Some(i) = self.table.find(tx.key, |_| true) {
-            prefetch(&self.part.states[i as usize]);
-        }
-    }
-
     /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
     /// backwards.
-    fn consume<'t>(
-        &mut self,
-        columns: &Columns,
-        options: &Options,
-        txs: impl Iterator<Item = &'t Tx> + Clone,
-    ) -> bool {
-        // Two stages: the table slot of the transaction 2·LOOKAHEAD ahead, then the state of
-        // the one LOOKAHEAD ahead, whose slot is in cache by now.
-        let mut far = txs.clone().skip(2 * LOOKAHEAD);
-        let mut near = txs.clone().skip(LOOKAHEAD);
-        for tx in txs {
-            if let Some(coming) = far.next() {
-                self.table.prefetch(coming.key);
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx]) -> bool {
+        // Two stages ahead: the table slot of the transaction 2·LOOKAHEAD on, then the state of
+        // the one LOOKAHEAD on, whose slot is in cache by then. For integer ids the index found
+        // there is final (indices never move), so the row's own probe is skipped.
+        let ints = matches!(columns.ids, Ids::Int(_));
+        let mut found_ahead = [EMPTY; LOOKAHEAD];
+        for (i, tx) in txs.iter().enumerate() {
+            if let Some(far) = txs.get(i + 2 * LOOKAHEAD) {
+                self.table.prefetch(far.key);
             }
-            if let Some(coming) = near.next() {
-                self.prefetch(coming);
+            let known = found_ahead[i % LOOKAHEAD];
+            if let Some(near) = txs.get(i + LOOKAHEAD) {
+                let found = self.table.find(near.key, |_| true);
+                if let Some(j) = found {
+                    prefetch(&self.part.states[j as usize]);
+                }
+                found_ahead[i % LOOKAHEAD] = found.unwrap_or(EMPTY);
             }
             let (row, time) = (tx.row, tx.time);
             let amount = tx.amount(columns, options);
             // In range: `check_period_range` ran on these rows.
             let period = options.periodizer.period(time) as i32;
-            let index = self.find_or_insert(&columns.ids, tx, period, options.split);
+            let index = if ints && known != EMPTY {
+                known as usize
+            } else {
+                self.find_or_insert(&columns.ids, tx, period, options.split)
+            };
             let part = &mut self.part;
             part.rows_used += 1;
             let state = &mut part.states[index];
@@ -1150,11 +1151,7 @@ impl Part {
 
 /// Aggregates transactions in the given order; `None` when a customer's periods are out of
 /// order.
-fn stream_partition<'t>(
-    columns: &Columns,
-    options: &Options,
-    txs: impl Iterator<Item = &'t Tx> + Clone,
-) -> Option<Part> {
+fn stream_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Option<Part> {
     let mut state = PartitionState::new();
     state.consume(columns, options, txs).then_some(state.part)
 }
