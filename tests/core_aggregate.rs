@@ -140,9 +140,12 @@ fn revenue_is_exact_and_sums_to_the_ledger() {
     let result = run(Ids::Int(&ids), &times, &amounts, Freq::Day);
     assert_eq!(result.customers()[0].revenue, 100);
     let end = summary::end_period(&result, &options(Freq::Day).periodizer, None).unwrap();
-    let table = summary::rfm_summary(&result, end, 1.0, false);
+    let table = summary::rfm_summary(&result, end, 1.0, false, summary::MoneyKind::Minor, 2);
     assert_eq!(table.frequency, vec![9.0]);
-    assert_eq!(table.monetary_value, vec![10 * 1_000_000]);
+    assert_eq!(
+        table.monetary_value,
+        summary::Money::Minor(vec![10 * 1_000_000])
+    );
 }
 
 #[test]

@@ -7,7 +7,6 @@ use arrow_buffer::ScalarBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatch};
-use rayon::prelude::*;
 
 use super::errors::{schema_error, CustvalError, DataError};
 use super::input::{self, NamedArray};
@@ -15,6 +14,7 @@ use crate::core::aggregate::{Columns, Options};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money;
 use crate::core::period::{Freq, Periodizer};
+use crate::core::summary::Money;
 
 /// A column as Python passes it: its name and its (single-chunk) Arrow array.
 pub type Named = (String, PyArray);
@@ -157,41 +157,19 @@ pub fn money_column(
     Ok((Field::new(name, array.data_type().clone(), nullable), array))
 }
 
-/// Non-null money in minor units at `scale` as decimal128(38, scale) or float64, converted in
-/// parallel (call it inside [`super::gil::run`]); the decimal buffer is moved, not copied.
-pub fn money_values(
-    name: &str,
-    values: Vec<i128>,
-    scale: u32,
-    decimal: bool,
-) -> CoreResult<(Field, ArrayRef)> {
-    let limit = money::pow10(38).unsigned_abs();
-    let too_large = values
-        .par_iter()
-        .filter(|v| v.unsigned_abs() >= limit)
-        .count();
-    if too_large > 0 {
-        return Err(CoreError::Data {
-            column: name.into(),
-            message: "totals overflow 38 decimal digits".into(),
-            rows: too_large as u64,
-        });
-    }
-    let array: ArrayRef = if decimal {
-        Arc::new(
+/// A built money column as an Arrow array: minor units at `scale` as decimal128(38, scale),
+/// floats as float64; the buffer is moved, not copied.
+pub fn money_values(name: &str, values: Money, scale: u32) -> CoreResult<(Field, ArrayRef)> {
+    let array: ArrayRef = match values {
+        Money::Minor(values) => Arc::new(
             Decimal128Array::new(ScalarBuffer::from(values), None)
                 .with_precision_and_scale(38, scale as i8)
                 .map_err(|e| CoreError::Argument {
                     name: "scale".into(),
                     message: e.to_string(),
                 })?,
-        )
-    } else {
-        let floats: Vec<f64> = values
-            .par_iter()
-            .map(|&v| money::to_f64(v, scale))
-            .collect();
-        Arc::new(Float64Array::from(floats))
+        ),
+        Money::Float(values) => Arc::new(Float64Array::from(values)),
     };
     Ok((Field::new(name, array.data_type().clone(), false), array))
 }

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, Int64Array};
 use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use super::columns::{
     batch, f64_column, money_column, money_values, row_column, Named, Transactions,
 };
 use super::gil;
 use crate::core::aggregate::{self, Aggregate};
+use crate::core::error::CoreError;
 use crate::core::kpis::Kpis;
 use crate::core::period::Freq;
-use crate::core::summary::{self, MEAN_EXTRA_SCALE};
+use crate::core::summary::{self, MoneyKind, MEAN_EXTRA_SCALE};
 
 /// Per-customer RFM summary. Returns (batch, rows after observation_end).
 #[pyfunction]
@@ -40,9 +40,28 @@ pub fn rfm_summary<'py>(
     let (out, rows_after_end) = gil::run(py, || {
         let aggregate = aggregate::aggregate(&columns, &options)?;
         let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
-        let result = summary::rfm_summary(&aggregate, end_period, freq_multiplier, include_first);
+        let kind = if decimal {
+            MoneyKind::Minor
+        } else {
+            MoneyKind::Float
+        };
+        let result = summary::rfm_summary(
+            &aggregate,
+            end_period,
+            freq_multiplier,
+            include_first,
+            kind,
+            options.scale,
+        );
         let rows_after_end = aggregate.rows_after_end;
         drop(aggregate);
+        if with_money && result.too_large > 0 {
+            return Err(CoreError::Data {
+                column: options.amount_name.clone(),
+                message: "per-customer money overflows 38 decimal digits".into(),
+                rows: result.too_large,
+            });
+        }
         let scale = options.scale;
         let mean_scale = scale + MEAN_EXTRA_SCALE;
         let mut out = vec![
@@ -54,17 +73,19 @@ pub fn rfm_summary<'py>(
             f64_column("T", result.t),
         ];
         if with_money {
-            let value = money_values("monetary_value", result.monetary_value, mean_scale, decimal)?;
-            out.push(value);
+            out.push(money_values(
+                "monetary_value",
+                result.monetary_value,
+                mean_scale,
+            )?);
         }
-        let n_orders: Vec<i64> = result.n_orders.into_par_iter().map(|n| n as i64).collect();
         out.push((
             Field::new("n_orders", DataType::Int64, false),
-            Arc::new(Int64Array::from(n_orders)) as ArrayRef,
+            Arc::new(Int64Array::from(result.n_orders)) as ArrayRef,
         ));
         if with_money {
-            out.push(money_values("revenue", result.revenue, scale, decimal)?);
-            out.push(money_values("aov", result.aov, mean_scale, decimal)?);
+            out.push(money_values("revenue", result.revenue, scale)?);
+            out.push(money_values("aov", result.aov, mean_scale)?);
         }
         Ok((out, rows_after_end))
     })?;

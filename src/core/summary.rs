@@ -17,8 +17,62 @@ pub fn mean_minor(total: i128, count: u64) -> i128 {
     money::div_round_half_even(total * money::pow10(MEAN_EXTRA_SCALE), count as i128)
 }
 
+/// A money column: exact minor units, or floats (minor units / 10^scale).
+#[derive(Debug, PartialEq)]
+pub enum Money {
+    Minor(Vec<i128>),
+    Float(Vec<f64>),
+}
+
+/// How money columns are built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoneyKind {
+    Minor,
+    Float,
+}
+
+impl Money {
+    fn zeros(kind: MoneyKind, n: usize) -> Money {
+        match kind {
+            MoneyKind::Minor => Money::Minor(vec![0; n]),
+            MoneyKind::Float => Money::Float(vec![0.0; n]),
+        }
+    }
+
+    /// Writable chunks of `size` values for a parallel pass; floats are converted at `scale`.
+    fn chunks(&mut self, size: usize, scale: u32) -> Vec<MoneyChunk<'_>> {
+        match self {
+            Money::Minor(values) => values.chunks_mut(size).map(MoneyChunk::Minor).collect(),
+            Money::Float(values) => values
+                .chunks_mut(size)
+                .map(|chunk| MoneyChunk::Float(chunk, scale))
+                .collect(),
+        }
+    }
+}
+
+enum MoneyChunk<'a> {
+    Minor(&'a mut [i128]),
+    Float(&'a mut [f64], u32),
+}
+
+impl MoneyChunk<'_> {
+    /// Stores `value` at `j`; `false` when it needs more than 38 digits.
+    #[inline]
+    fn set(&mut self, j: usize, value: i128) -> bool {
+        match self {
+            MoneyChunk::Minor(values) => values[j] = value,
+            MoneyChunk::Float(values, scale) => values[j] = money::to_f64(value, *scale),
+        }
+        value.unsigned_abs() < LIMIT_38_DIGITS
+    }
+}
+
+/// 10^38: money needing more digits does not fit a decimal128(38) result.
+const LIMIT_38_DIGITS: u128 = 100_000_000_000_000_000_000_000_000_000_000_000_000;
+
 /// Columns of `rfm_summary`, one entry per customer in first-appearance order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Summary {
     pub first_row: Vec<u32>,
     pub min_row: Vec<u32>,
@@ -26,12 +80,14 @@ pub struct Summary {
     pub frequency: Vec<f64>,
     pub recency: Vec<f64>,
     pub t: Vec<f64>,
-    pub n_orders: Vec<u64>,
-    /// Minor units at the money scale.
-    pub revenue: Vec<i128>,
-    /// Minor units at scale + MEAN_EXTRA_SCALE.
-    pub monetary_value: Vec<i128>,
-    pub aov: Vec<i128>,
+    pub n_orders: Vec<i64>,
+    /// At the money scale.
+    pub revenue: Money,
+    /// At scale + MEAN_EXTRA_SCALE.
+    pub monetary_value: Money,
+    pub aov: Money,
+    /// Money values that need more than 38 digits.
+    pub too_large: u64,
 }
 
 /// Period of the observation end: the given time, or the last transaction.
@@ -60,12 +116,14 @@ pub fn end_period(aggregate: &Aggregate, periodizer: &Periodizer, end: Option<i6
 const CHUNK: usize = 4096;
 
 /// Builds the summary in one pass over the customers. `multiplier` divides period counts
-/// (freq_multiplier).
+/// (freq_multiplier); money comes as `kind`, `scale` being the money scale.
 pub fn rfm_summary(
     aggregate: &Aggregate,
     end_period: i64,
     multiplier: f64,
     include_first: bool,
+    kind: MoneyKind,
+    scale: u32,
 ) -> Summary {
     let n = aggregate.len();
     let mut s = Summary {
@@ -76,12 +134,14 @@ pub fn rfm_summary(
         recency: vec![0.0; n],
         t: vec![0.0; n],
         n_orders: vec![0; n],
-        revenue: vec![0; n],
-        monetary_value: vec![0; n],
-        aov: vec![0; n],
+        revenue: Money::zeros(kind, n),
+        monetary_value: Money::zeros(kind, n),
+        aov: Money::zeros(kind, n),
+        too_large: 0,
     };
+    let mean_scale = scale + MEAN_EXTRA_SCALE;
     let offset = if include_first { 0 } else { 1 };
-    (
+    let too_large = (
         s.first_row.par_chunks_mut(CHUNK),
         s.min_row.par_chunks_mut(CHUNK),
         s.max_row.par_chunks_mut(CHUNK),
@@ -89,13 +149,13 @@ pub fn rfm_summary(
         s.recency.par_chunks_mut(CHUNK),
         s.t.par_chunks_mut(CHUNK),
         s.n_orders.par_chunks_mut(CHUNK),
-        s.revenue.par_chunks_mut(CHUNK),
-        s.monetary_value.par_chunks_mut(CHUNK),
-        s.aov.par_chunks_mut(CHUNK),
+        s.revenue.chunks(CHUNK, scale),
+        s.monetary_value.chunks(CHUNK, mean_scale),
+        s.aov.chunks(CHUNK, mean_scale),
     )
         .into_par_iter()
         .enumerate()
-        .for_each(
+        .map(
             |(
                 chunk,
                 (
@@ -106,12 +166,13 @@ pub fn rfm_summary(
                     recency,
                     t,
                     n_orders,
-                    revenue,
-                    monetary_value,
-                    aov,
+                    mut revenue,
+                    mut monetary_value,
+                    mut aov,
                 ),
             )| {
                 let start = chunk * CHUNK;
+                let mut too_large = 0u64;
                 aggregate.visit(start..start + first_row.len(), |position, c| {
                     let j = position - start;
                     first_row[j] = c.first_row;
@@ -120,13 +181,19 @@ pub fn rfm_summary(
                     frequency[j] = (c.periods - offset) as f64;
                     recency[j] = (c.last_period - c.first_period) as f64 / multiplier;
                     t[j] = (end_period - c.first_period) as f64 / multiplier;
-                    n_orders[j] = c.orders;
-                    revenue[j] = c.revenue;
-                    monetary_value[j] = monetary(&c, include_first);
-                    aov[j] = mean_minor(c.revenue, c.orders);
+                    n_orders[j] = c.orders as i64;
+                    let fits = [
+                        revenue.set(j, c.revenue),
+                        monetary_value.set(j, monetary(&c, include_first)),
+                        aov.set(j, mean_minor(c.revenue, c.orders)),
+                    ];
+                    too_large += fits.iter().filter(|&&fit| !fit).count() as u64;
                 });
+                too_large
             },
-        );
+        )
+        .sum::<u64>();
+    s.too_large = too_large;
     s
 }
 
