@@ -33,7 +33,7 @@ def _iso(value: int | None, unit: str) -> str | None:
 
 
 def _time_metadata(tx: _input.Transactions, freq: str, multiplier: float, end: int | None):
-    last = pc.max(tx.time).value if len(tx.time) else None
+    last = pc.max(tx.time).value if end is None and len(tx.time) else None
     return {
         "freq": freq,
         "freq_multiplier": multiplier,
@@ -54,16 +54,24 @@ def _finish(
     """Adds the customer ids (and first/last purchase times) taken from the input rows."""
     table = pa.Table.from_batches([batch])
     customer = tx.names["customer"]
-    result = {customer: tx.customer_original.take(table.column("first_row"))}
+    result = {customer: _gathered(table, "ids", tx.customer_original, "first_row")}
     for name in columns:
         if name in table.column_names:
             result[name] = table.column(name)
     if purchases:
-        result["first_purchase"] = tx.time_original.take(table.column("min_row"))
-        result["last_purchase"] = tx.time_original.take(table.column("max_row"))
+        result["first_purchase"] = _gathered(table, "first_time", tx.time_original, "min_row")
+        result["last_purchase"] = _gathered(table, "last_time", tx.time_original, "max_row")
     out = pa.table(result)
     kind = _output.resolve(output, tx.source.kind)
     return _output.convert(out, kind, index=customer, metadata=metadata)
+
+
+def _gathered(table: pa.Table, name: str, original: pa.ChunkedArray, rows: str):
+    """Values of ``original`` at the row indices in column ``rows``; the native side gathers
+    them already (column ``name``) when its array has the original's type."""
+    if name in table.column_names and table.column(name).type == original.type:
+        return table.column(name)
+    return original.take(table.column(rows))
 
 
 SUMMARY_COLUMNS = [

@@ -2,11 +2,14 @@
 //! builders of its Arrow result.
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Decimal128Array, Float64Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, Decimal128Array, Float64Array, RecordBatch, UInt32Array};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
+use arrow_select::concat::concat;
+use arrow_select::take::take;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatch};
+use rayon::prelude::*;
 
 use super::errors::{schema_error, CustvalError, DataError};
 use super::input::{self, NamedArray};
@@ -93,6 +96,34 @@ impl Transactions {
         Ok((columns, options))
     }
 }
+
+impl Transactions {
+    /// The customer and time arrays as passed (ids as the kernel read them; times as local
+    /// wall time).
+    pub fn customer_and_time(&self) -> (&ArrayRef, &ArrayRef) {
+        (&self.customer.array, &self.time.array)
+    }
+}
+
+/// `array[indices]`, gathered in parallel chunks (call it inside [`super::gil::run`]).
+pub fn par_take(array: &ArrayRef, indices: &[u32]) -> CoreResult<ArrayRef> {
+    let failed = |e: ArrowError| CoreError::Argument {
+        name: "data".into(),
+        message: format!("gathering result rows failed: {e}"),
+    };
+    if indices.len() <= TAKE_CHUNK {
+        return take(array.as_ref(), &UInt32Array::from(indices.to_vec()), None).map_err(failed);
+    }
+    let parts: Vec<ArrayRef> = indices
+        .par_chunks(TAKE_CHUNK)
+        .map(|chunk| take(array.as_ref(), &UInt32Array::from(chunk.to_vec()), None))
+        .collect::<Result<_, ArrowError>>()
+        .map_err(failed)?;
+    let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+    concat(&parts).map_err(failed)
+}
+
+const TAKE_CHUNK: usize = 1 << 16;
 
 pub fn check_scale(scale: u32) -> PyResult<()> {
     if scale > 18 {

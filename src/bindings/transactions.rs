@@ -6,7 +6,7 @@ use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
 
 use super::columns::{
-    batch, f64_column, money_column, money_values, row_column, Named, Transactions,
+    batch, f64_column, money_column, money_values, par_take, row_column, Named, Transactions,
 };
 use super::gil;
 use crate::core::aggregate::{self, Aggregate};
@@ -64,7 +64,16 @@ pub fn rfm_summary<'py>(
         }
         let scale = options.scale;
         let mean_scale = scale + MEAN_EXTRA_SCALE;
+        // The ids and first/last purchase times of each customer, gathered from the arrays
+        // the kernel read (Python uses them when those match the original column types).
+        let (ids, times) = transactions.customer_and_time();
+        let gathered = |name: &str, array: ArrayRef| {
+            (Field::new(name, array.data_type().clone(), false), array)
+        };
         let mut out = vec![
+            gathered("ids", par_take(ids, &result.first_row)?),
+            gathered("first_time", par_take(times, &result.min_row)?),
+            gathered("last_time", par_take(times, &result.max_row)?),
             row_column("first_row", result.first_row),
             row_column("min_row", result.min_row),
             row_column("max_row", result.max_row),
