@@ -771,8 +771,91 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
 /// row order.
 #[derive(Default)]
 struct Buffers {
-    tasks: Vec<Vec<Vec<Tx>>>,
+    tasks: Vec<Vec<PartitionBuffer>>,
     counts: Counts,
+}
+
+/// Records per group: 192 bytes, three whole cache lines.
+const GROUP: usize = 8;
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Group([Tx; GROUP]);
+
+// Groups are plain runs of records, so a slice of groups can be read as a slice of records.
+const _: () = assert!(std::mem::size_of::<Group>() == GROUP * std::mem::size_of::<Tx>());
+
+/// One task's records of one partition: whole groups written with streaming stores (which
+/// skip reading the destination lines into cache first), then up to `GROUP - 1` staged ones.
+#[derive(Default)]
+struct PartitionBuffer {
+    groups: Vec<Group>,
+    staged: Group,
+    staged_len: usize,
+}
+
+impl PartitionBuffer {
+    fn clear(&mut self) {
+        self.groups.clear();
+        self.staged_len = 0;
+    }
+
+    #[inline(always)]
+    fn push(&mut self, tx: Tx) {
+        self.staged.0[self.staged_len] = tx;
+        self.staged_len += 1;
+        if self.staged_len == GROUP {
+            self.groups.reserve(1);
+            // SAFETY: capacity for one more group was reserved; `stream` writes all of it.
+            unsafe {
+                stream(
+                    &self.staged,
+                    self.groups.as_mut_ptr().add(self.groups.len()),
+                );
+                self.groups.set_len(self.groups.len() + 1);
+            }
+            self.staged_len = 0;
+        }
+    }
+
+    /// The records in order: whole groups, then the staged ones.
+    fn slices(&self) -> [&[Tx]; 2] {
+        // SAFETY: a `Group` is `GROUP` records with no padding (asserted above).
+        let groups = unsafe {
+            std::slice::from_raw_parts(self.groups.as_ptr().cast::<Tx>(), self.groups.len() * GROUP)
+        };
+        [groups, &self.staged.0[..self.staged_len]]
+    }
+}
+
+/// Copies a group to `dst` with non-temporal stores where the platform has them.
+///
+/// # Safety
+/// `dst` must be valid for writing one `Group` (it is 64-byte aligned by type).
+#[inline(always)]
+unsafe fn stream(src: &Group, dst: *mut Group) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use std::arch::x86_64::{__m128i, _mm_load_si128, _mm_stream_si128};
+        let from = (src as *const Group).cast::<__m128i>();
+        let to = dst.cast::<__m128i>();
+        for k in 0..std::mem::size_of::<Group>() / 16 {
+            _mm_stream_si128(to.add(k), _mm_load_si128(from.add(k)));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe {
+        dst.write(*src)
+    };
+}
+
+/// Orders this thread's streaming stores before the records are read by other threads.
+fn stream_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 impl Default for Counts {
@@ -794,7 +877,7 @@ impl Buffers {
         let tasks = range.len().div_ceil(chunk);
         self.tasks
             .resize_with(tasks.max(self.tasks.len()), Vec::new);
-        let expected = chunk / parts + chunk / parts / 8 + 64;
+        let expected = (chunk / parts + chunk / parts / 8) / GROUP + 8;
         let state = hasher();
         let first = range.start;
         let end = range.end;
@@ -802,8 +885,11 @@ impl Buffers {
             .par_iter_mut()
             .enumerate()
             .map(|(task, buffers)| {
-                buffers.resize_with(parts, || Vec::with_capacity(expected));
-                buffers.iter_mut().for_each(Vec::clear);
+                buffers.resize_with(parts, || PartitionBuffer {
+                    groups: Vec::with_capacity(expected),
+                    ..PartitionBuffer::default()
+                });
+                buffers.iter_mut().for_each(PartitionBuffer::clear);
                 let mut counts = Counts::new();
                 let rows = first + task * chunk..end.min(first + (task + 1) * chunk);
                 for row in rows {
@@ -812,19 +898,20 @@ impl Buffers {
                         buffers[partition_of(tx.key, bits)].push(tx);
                     }
                 }
+                stream_fence();
                 counts
             })
             .collect();
         self.tasks[tasks..]
             .iter_mut()
             .flatten()
-            .for_each(Vec::clear);
+            .for_each(PartitionBuffer::clear);
         self.counts = Counts::sum(counts.into_iter());
     }
 
-    /// Partition `p`'s transactions in row order, a slice per task.
+    /// Partition `p`'s transactions in row order, in slices.
     fn partition(&self, p: usize) -> impl Iterator<Item = &[Tx]> {
-        self.tasks.iter().map(move |task| task[p].as_slice())
+        self.tasks.iter().flat_map(move |task| task[p].slices())
     }
 }
 
