@@ -329,7 +329,7 @@ pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
     check_rows(columns, n)?;
     let bits = partition_bits(n);
-    match aggregate_streaming(columns, options, n, bits)? {
+    match aggregate_streaming(columns, options, n, bits, BLOCK_ROWS)? {
         Some(aggregate) => Ok(aggregate),
         None => aggregate_sorted(columns, options, n, bits),
     }
@@ -341,13 +341,14 @@ fn aggregate_streaming(
     options: &Options,
     n: usize,
     bits: u32,
+    block_rows: usize,
 ) -> Result<Option<Aggregate>> {
     let mut parts: Vec<PartitionState> =
         (0..1usize << bits).map(|_| PartitionState::new()).collect();
     let mut block = Buffers::default();
     let mut totals = Counts::new();
-    for start in (0..n).step_by(BLOCK_ROWS) {
-        let range = start..n.min(start + BLOCK_ROWS);
+    for start in (0..n).step_by(block_rows) {
+        let range = start..n.min(start + block_rows);
         block.fill(columns, options, range, bits);
         check_money(&block.counts, options)?;
         check_period_range(&block.counts, options)?;
@@ -1288,6 +1289,69 @@ fn merge(parts: Vec<Part>, counts: &Counts, options: &Options) -> Result<Aggrega
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::period::TimeUnit;
+
+    /// A time-sorted log of `rows` rows over `customers` customers, with some large amounts.
+    fn sorted_log(rows: usize, customers: u64) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let ids = (0..rows).map(|_| (next() % customers) as i64).collect();
+        let times = (0..rows as i64).map(|r| r * 3_600 + (r % 7)).collect();
+        let amounts = (0..rows)
+            .map(|r| match r % 97 {
+                0 => 3.0e7 + (next() % 100) as f64,
+                _ => (next() % 10_000) as f64 / 100.0,
+            })
+            .collect();
+        (ids, times, amounts)
+    }
+
+    #[test]
+    fn block_size_does_not_change_results() {
+        let (ids, times, amounts) = sorted_log(120_000, 3_000);
+        let columns = Columns {
+            ids: Ids::Int(&ids),
+            times: &times,
+            amounts: Some(Amounts::F64(&amounts)),
+            orders: None,
+            costs: None,
+        };
+        let options = Options {
+            periodizer: Periodizer::new(crate::core::period::Freq::Day, TimeUnit::Second),
+            scale: 2,
+            start: None,
+            end: Some(100_000 * 3_600),
+            split: Some(2_000),
+            time_name: "timestamp".into(),
+            amount_name: "amount".into(),
+            cost_name: String::new(),
+        };
+        let bits = partition_bits(ids.len());
+        let run = |block_rows| {
+            aggregate_streaming(&columns, &options, ids.len(), bits, block_rows)
+                .expect("aggregates")
+                .expect("sorted log streams")
+        };
+        let whole = run(usize::MAX / 2);
+        assert_eq!(whole.len(), 3_000);
+        assert_eq!(whole.rows_after_end, 20_000);
+        for block_rows in [1_000, 4_099, 65_536] {
+            let blocks = run(block_rows);
+            assert_eq!(
+                blocks.customers(),
+                whole.customers(),
+                "blocks of {block_rows}"
+            );
+            assert_eq!(blocks.rows_used, whole.rows_used);
+        }
+        let sorted = aggregate_sorted(&columns, &options, ids.len(), bits).expect("aggregates");
+        assert_eq!(sorted.customers(), whole.customers());
+    }
 
     #[test]
     fn partition_numbers_never_reach_the_skip_marker() {
