@@ -48,15 +48,19 @@ fn log_of(rows: usize, customers: u64) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
     )
 }
 
-fn run(ids: Ids, times: &[i64], amounts: &[f64], freq: Freq) -> Aggregate {
-    let columns = Columns {
+/// Id, time and amount columns, without orders or costs.
+fn columns<'a>(ids: Ids<'a>, times: &'a [i64], amounts: Amounts<'a>) -> Columns<'a> {
+    Columns {
         ids,
         times,
-        amounts: Some(Amounts::F64(amounts)),
+        amounts: Some(amounts),
         orders: None,
         costs: None,
-    };
-    aggregate(&columns, &options(freq)).expect("aggregates")
+    }
+}
+
+fn run(ids: Ids, times: &[i64], amounts: &[f64], freq: Freq) -> Aggregate {
+    aggregate(&columns(ids, times, Amounts::F64(amounts)), &options(freq)).expect("aggregates")
 }
 
 /// Customer states keyed by id, independent of output order.
@@ -153,13 +157,7 @@ fn bad_amounts_are_counted() {
     let ids = vec![1i64, 2, 3];
     let times = vec![0i64, 1, 2];
     let amounts = vec![f64::NAN, 1.0, f64::INFINITY];
-    let columns = Columns {
-        ids: Ids::Int(&ids),
-        times: &times,
-        amounts: Some(Amounts::F64(&amounts)),
-        orders: None,
-        costs: None,
-    };
+    let columns = columns(Ids::Int(&ids), &times, Amounts::F64(&amounts));
     let err = aggregate(&columns, &options(Freq::Day)).unwrap_err();
     assert!(err.to_string().contains("(2 rows)"), "{err}");
 }
@@ -202,13 +200,7 @@ fn sums_beyond_64_bits_stay_exact() {
     let ids = vec![7i64, 7, 7, 8, 8];
     let times = vec![0, 10, 2 * DAY, 0, 3 * DAY];
     let amounts = vec![big, big, big, 3_000_000_000, -1];
-    let columns = Columns {
-        ids: Ids::Int(&ids),
-        times: &times,
-        amounts: Some(Amounts::Decimal(&amounts)),
-        orders: None,
-        costs: None,
-    };
+    let columns = columns(Ids::Int(&ids), &times, Amounts::Decimal(&amounts));
     let mut opts = options(Freq::Day);
     opts.split = Some(1);
     let result = aggregate(&columns, &opts).expect("aggregates");
@@ -227,13 +219,7 @@ fn times_too_far_for_periods_are_an_error() {
     let ids = vec![1i64, 2];
     let times = vec![0, 100_000_000_000_000];
     let amounts = vec![1.0, 2.0];
-    let columns = Columns {
-        ids: Ids::Int(&ids),
-        times: &times,
-        amounts: Some(Amounts::F64(&amounts)),
-        orders: None,
-        costs: None,
-    };
+    let columns = columns(Ids::Int(&ids), &times, Amounts::F64(&amounts));
     let err = aggregate(&columns, &options(Freq::Hour)).unwrap_err();
     assert!(err.to_string().contains("timestamp"), "{err}");
     assert!(aggregate(&columns, &options(Freq::Year)).is_ok());
