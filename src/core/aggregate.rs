@@ -69,6 +69,31 @@ impl Ids<'_> {
         }
     }
 
+    /// Starts loading where row `row`'s string starts (nothing for integer ids).
+    #[inline]
+    fn prefetch_offset(&self, row: usize) {
+        match self {
+            Ids::Int(_) => {}
+            Ids::Str { offsets, .. } => prefetch(&offsets[row]),
+            Ids::LargeStr { offsets, .. } => prefetch(&offsets[row]),
+        }
+    }
+
+    /// Starts loading row `row`'s string bytes; its offset should be in cache by now.
+    #[inline]
+    fn prefetch_bytes(&self, row: usize) {
+        let start = match self {
+            Ids::Int(_) => return,
+            Ids::Str { offsets, .. } => offsets[row] as usize,
+            Ids::LargeStr { offsets, .. } => offsets[row] as usize,
+        };
+        if let Ids::Str { values, .. } | Ids::LargeStr { values, .. } = self {
+            if let Some(byte) = values.get(start) {
+                prefetch(byte);
+            }
+        }
+    }
+
     #[inline]
     fn same(&self, a: usize, b: usize) -> bool {
         match self {
@@ -963,20 +988,21 @@ struct Slot {
     key: u64,
     /// Local index; [`EMPTY`] for a free slot.
     index: u32,
+    /// A row of this customer, so its string id can be prefetched from the slot alone.
+    row: u32,
 }
 
 const EMPTY: u32 = u32::MAX;
+const EMPTY_SLOT: Slot = Slot {
+    key: 0,
+    index: EMPTY,
+    row: 0,
+};
 
 impl KeyTable {
     fn new() -> Self {
         KeyTable {
-            slots: vec![
-                Slot {
-                    key: 0,
-                    index: EMPTY
-                };
-                1024
-            ],
+            slots: vec![EMPTY_SLOT; 1024],
             len: 0,
         }
     }
@@ -991,9 +1017,9 @@ impl KeyTable {
         prefetch(&self.slots[key as usize & self.mask()]);
     }
 
-    /// The index stored under `key` for which `same(index)` holds.
+    /// The slot under `key` whose index satisfies `same`.
     #[inline]
-    fn find(&self, key: u64, same: impl Fn(u32) -> bool) -> Option<u32> {
+    fn find(&self, key: u64, same: impl Fn(u32) -> bool) -> Option<Slot> {
         let mask = self.mask();
         let mut at = key as usize & mask;
         loop {
@@ -1002,18 +1028,18 @@ impl KeyTable {
                 return None;
             }
             if slot.key == key && same(slot.index) {
-                return Some(slot.index);
+                return Some(slot);
             }
             at = (at + 1) & mask;
         }
     }
 
     /// Adds a key known to be absent.
-    fn insert(&mut self, key: u64, index: u32) {
+    fn insert(&mut self, key: u64, index: u32, row: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        self.place(Slot { key, index });
+        self.place(Slot { key, index, row });
         self.len += 1;
     }
 
@@ -1029,16 +1055,7 @@ impl KeyTable {
     #[cold]
     fn grow(&mut self) {
         let size = self.slots.len() * 2;
-        let old = std::mem::replace(
-            &mut self.slots,
-            vec![
-                Slot {
-                    key: 0,
-                    index: EMPTY
-                };
-                size
-            ],
-        );
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY_SLOT; size]);
         for slot in old.into_iter().filter(|s| s.index != EMPTY) {
             self.place(slot);
         }
@@ -1074,11 +1091,11 @@ impl PartitionState {
                 ids.same(states[i as usize].first_row as usize, tx.row as usize)
             }),
         };
-        if let Some(i) = found {
-            return i as usize;
+        if let Some(slot) = found {
+            return slot.index as usize;
         }
         let i = states.len();
-        self.table.insert(tx.key, i as u32);
+        self.table.insert(tx.key, i as u32, tx.row);
         states.push(State {
             key: tx.key,
             min_time: tx.time,
@@ -1100,26 +1117,55 @@ impl PartitionState {
         i
     }
 
+    /// Starts loading what the coming rows will touch, in stages so that each load finds the
+    /// previous one in cache: the table slot of the row 2·LOOKAHEAD on; the state of the row
+    /// LOOKAHEAD on (string ids: also its bytes and where its customer's first string starts);
+    /// for string ids, the first string's bytes of the row LOOKAHEAD/2 on. Returns the index
+    /// found for row `i` when it was LOOKAHEAD on (`EMPTY` if none): for integer ids it is
+    /// final, as indices never move.
+    #[inline]
+    fn look_ahead(
+        &self,
+        ids: &Ids,
+        txs: &[Tx],
+        i: usize,
+        found_ahead: &mut [u32; LOOKAHEAD],
+    ) -> u32 {
+        let strings = !matches!(ids, Ids::Int(_));
+        if let Some(far) = txs.get(i + 2 * LOOKAHEAD) {
+            self.table.prefetch(far.key);
+            if strings {
+                ids.prefetch_offset(far.row as usize);
+            }
+        }
+        if strings && txs.get(i + LOOKAHEAD / 2).is_some() {
+            let index = found_ahead[(i + LOOKAHEAD / 2) % LOOKAHEAD];
+            if index != EMPTY {
+                ids.prefetch_bytes(self.part.states[index as usize].first_row as usize);
+            }
+        }
+        let known = found_ahead[i % LOOKAHEAD];
+        found_ahead[i % LOOKAHEAD] = EMPTY;
+        if let Some(near) = txs.get(i + LOOKAHEAD) {
+            if let Some(slot) = self.table.find(near.key, |_| true) {
+                prefetch(&self.part.states[slot.index as usize]);
+                if strings {
+                    ids.prefetch_bytes(near.row as usize);
+                    ids.prefetch_offset(slot.row as usize);
+                }
+                found_ahead[i % LOOKAHEAD] = slot.index;
+            }
+        }
+        known
+    }
+
     /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
     /// backwards.
     fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx]) -> bool {
-        // Two stages ahead: the table slot of the transaction 2·LOOKAHEAD on, then the state of
-        // the one LOOKAHEAD on, whose slot is in cache by then. For integer ids the index found
-        // there is final (indices never move), so the row's own probe is skipped.
         let ints = matches!(columns.ids, Ids::Int(_));
         let mut found_ahead = [EMPTY; LOOKAHEAD];
         for (i, tx) in txs.iter().enumerate() {
-            if let Some(far) = txs.get(i + 2 * LOOKAHEAD) {
-                self.table.prefetch(far.key);
-            }
-            let known = found_ahead[i % LOOKAHEAD];
-            if let Some(near) = txs.get(i + LOOKAHEAD) {
-                let found = self.table.find(near.key, |_| true);
-                if let Some(j) = found {
-                    prefetch(&self.part.states[j as usize]);
-                }
-                found_ahead[i % LOOKAHEAD] = found.unwrap_or(EMPTY);
-            }
+            let known = self.look_ahead(&columns.ids, txs, i, &mut found_ahead);
             let (row, time) = (tx.row, tx.time);
             let amount = tx.amount(columns, options);
             // In range: `check_period_range` ran on these rows.
