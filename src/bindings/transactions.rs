@@ -5,15 +5,13 @@ use arrow_array::{Array, ArrayRef, Int64Array};
 use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
 
-use super::columns::{
-    batch, f64_column, money_column, money_values, par_take, row_column, Named, Transactions,
-};
+use super::columns::{batch, f64_column, money_values, par_take, row_column, Named, Transactions};
 use super::gil;
 use crate::core::aggregate::{self, Aggregate};
-use crate::core::error::CoreError;
+use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::kpis::Kpis;
 use crate::core::period::Freq;
-use crate::core::summary::{self, MoneyKind, MEAN_EXTRA_SCALE};
+use crate::core::summary::{self, Money, MoneyKind, MEAN_EXTRA_SCALE};
 
 /// Per-customer RFM summary. Returns (batch, rows after observation_end).
 #[pyfunction]
@@ -40,28 +38,17 @@ pub fn rfm_summary<'py>(
     let (out, rows_after_end) = gil::run(py, || {
         let aggregate = aggregate::aggregate(&columns, &options)?;
         let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
-        let kind = if decimal {
-            MoneyKind::Minor
-        } else {
-            MoneyKind::Float
-        };
         let result = summary::rfm_summary(
             &aggregate,
             end_period,
             freq_multiplier,
             include_first,
-            kind,
+            money_kind(decimal),
             options.scale,
         );
         let rows_after_end = aggregate.rows_after_end;
         drop(aggregate);
-        if with_money && result.too_large > 0 {
-            return Err(CoreError::Data {
-                column: options.amount_name.clone(),
-                message: "per-customer money overflows 38 decimal digits".into(),
-                rows: result.too_large,
-            });
-        }
+        check_money_digits(with_money, result.too_large, &options.amount_name)?;
         let scale = options.scale;
         let mean_scale = scale + MEAN_EXTRA_SCALE;
         // The ids and first/last purchase times of each customer, gathered from the arrays
@@ -81,21 +68,19 @@ pub fn rfm_summary<'py>(
             f64_column("recency", result.recency),
             f64_column("T", result.t),
         ];
-        if with_money {
-            out.push(money_values(
-                "monetary_value",
-                result.monetary_value,
-                mean_scale,
-            )?);
-        }
+        push_money(
+            &mut out,
+            with_money,
+            "monetary_value",
+            result.monetary_value,
+            mean_scale,
+        )?;
         out.push((
             Field::new("n_orders", DataType::Int64, false),
             Arc::new(Int64Array::from(result.n_orders)) as ArrayRef,
         ));
-        if with_money {
-            out.push(money_values("revenue", result.revenue, scale)?);
-            out.push(money_values("aov", result.aov, mean_scale)?);
-        }
+        push_money(&mut out, with_money, "revenue", result.revenue, scale)?;
+        push_money(&mut out, with_money, "aov", result.aov, mean_scale)?;
         Ok((out, rows_after_end))
     })?;
     Ok((batch(py, out)?, rows_after_end))
@@ -124,52 +109,96 @@ pub fn calibration_holdout<'py>(
     let (columns, mut options) = transactions.columns(freq, scale)?;
     options.end = observation_end;
     options.split = Some(options.periodizer.period(calibration_end));
-    let (result, rows_after_end) = gil::run(py, || {
+    let with_money = columns.amounts.is_some();
+    let (out, rows_after_end, holdout_only, duration_holdout) = gil::run(py, || {
         let aggregate = aggregate::aggregate(&columns, &options)?;
         let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
         let split = options.split.unwrap_or(end_period);
-        let result = summary::calibration_holdout(&aggregate, split, end_period, freq_multiplier)?;
-        Ok((result, aggregate.rows_after_end))
-    })?;
-    let scale = options.scale + MEAN_EXTRA_SCALE;
-    let mut out = vec![
-        row_column("first_row", result.first_row),
-        f64_column("frequency_cal", result.frequency_cal),
-        f64_column("recency_cal", result.recency_cal),
-        f64_column("T_cal", result.t_cal),
-    ];
-    if columns.amounts.is_some() {
-        out.push(money_column(
+        let result = summary::calibration_holdout(
+            &aggregate,
+            split,
+            end_period,
+            freq_multiplier,
+            money_kind(decimal),
+            options.scale,
+        )?;
+        let rows_after_end = aggregate.rows_after_end;
+        drop(aggregate);
+        check_money_digits(with_money, result.too_large, &options.amount_name)?;
+        let scale = options.scale + MEAN_EXTRA_SCALE;
+        let n = result.first_row.len();
+        let mut out = vec![
+            row_column("first_row", result.first_row),
+            f64_column("frequency_cal", result.frequency_cal),
+            f64_column("recency_cal", result.recency_cal),
+            f64_column("T_cal", result.t_cal),
+        ];
+        push_money(
+            &mut out,
+            with_money,
             "monetary_value_cal",
-            result.monetary_value_cal.into_iter().map(Some).collect(),
+            result.monetary_value_cal,
             scale,
-            decimal,
-        )?);
-    }
-    out.push(f64_column("frequency_holdout", result.frequency_holdout));
-    if columns.amounts.is_some() {
-        out.push(money_column(
+        )?;
+        out.push(f64_column("frequency_holdout", result.frequency_holdout));
+        push_money(
+            &mut out,
+            with_money,
             "monetary_value_holdout",
-            result
-                .monetary_value_holdout
-                .into_iter()
-                .map(Some)
-                .collect(),
+            result.monetary_value_holdout,
             scale,
-            decimal,
-        )?);
-    }
-    let n = out[0].1.len();
-    out.push(f64_column(
-        "duration_holdout",
-        vec![result.duration_holdout; n],
-    ));
+        )?;
+        out.push(f64_column(
+            "duration_holdout",
+            vec![result.duration_holdout; n],
+        ));
+        Ok((
+            out,
+            rows_after_end,
+            result.holdout_only,
+            result.duration_holdout,
+        ))
+    })?;
     Ok((
         batch(py, out)?,
         rows_after_end,
-        result.holdout_only,
-        result.duration_holdout,
+        holdout_only,
+        duration_holdout,
     ))
+}
+
+/// Adds a money column when the call has amounts.
+fn push_money(
+    out: &mut Vec<(Field, ArrayRef)>,
+    with_money: bool,
+    name: &str,
+    values: Money,
+    scale: u32,
+) -> CoreResult<()> {
+    if with_money {
+        out.push(money_values(name, values, scale)?);
+    }
+    Ok(())
+}
+
+fn money_kind(decimal: bool) -> MoneyKind {
+    if decimal {
+        MoneyKind::Minor
+    } else {
+        MoneyKind::Float
+    }
+}
+
+/// Raises when some per-customer money needs more than the 38 digits of a decimal result.
+fn check_money_digits(with_money: bool, too_large: u64, amount_name: &str) -> CoreResult<()> {
+    if with_money && too_large > 0 {
+        return Err(CoreError::Data {
+            column: amount_name.into(),
+            message: "per-customer money overflows 38 decimal digits".into(),
+            rows: too_large,
+        });
+    }
+    Ok(())
 }
 
 /// (customers, orders, revenue, repeat customers, cost, money scale, rows outside the window).

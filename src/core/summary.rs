@@ -206,25 +206,32 @@ fn monetary(c: &Customer, include_first: bool) -> i128 {
 }
 
 /// Columns of `calibration_holdout` for customers first seen in the calibration period.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CalibrationHoldout {
     pub first_row: Vec<u32>,
     pub frequency_cal: Vec<f64>,
     pub recency_cal: Vec<f64>,
     pub t_cal: Vec<f64>,
-    pub monetary_value_cal: Vec<i128>,
+    /// At scale + MEAN_EXTRA_SCALE, as are the holdout means.
+    pub monetary_value_cal: Money,
     pub frequency_holdout: Vec<f64>,
-    pub monetary_value_holdout: Vec<i128>,
+    pub monetary_value_holdout: Money,
     pub duration_holdout: f64,
     /// Customers whose first purchase is in the holdout (excluded).
     pub holdout_only: u64,
+    /// Money values that need more than 38 digits.
+    pub too_large: u64,
 }
 
+/// Builds the calibration/holdout table in one pass over the customers first seen by period
+/// `split`; money comes as `kind`, `scale` being the money scale.
 pub fn calibration_holdout(
     aggregate: &Aggregate,
     split: i64,
     end_period: i64,
     multiplier: f64,
+    kind: MoneyKind,
+    scale: u32,
 ) -> Result<CalibrationHoldout> {
     if split > end_period {
         return Err(CoreError::Argument {
@@ -232,38 +239,76 @@ pub fn calibration_holdout(
             message: "is after observation_end".into(),
         });
     }
-    let kept: Vec<Customer> = aggregate
-        .customers()
+    let kept: Vec<u32> = (0..aggregate.len())
         .into_par_iter()
-        .filter(|c| c.first_period <= split)
+        .filter(|&i| aggregate.customer(i).first_period <= split)
+        .map(|i| i as u32)
         .collect();
-    let column =
-        |f: &(dyn Fn(&Customer) -> f64 + Sync)| -> Vec<f64> { kept.par_iter().map(f).collect() };
-    Ok(CalibrationHoldout {
-        first_row: kept.iter().map(|c| c.first_row).collect(),
-        frequency_cal: column(&|c| (c.cal_periods - 1) as f64),
-        recency_cal: column(&|c| (c.cal_last_period - c.first_period) as f64 / multiplier),
-        t_cal: column(&|c| (split - c.first_period) as f64 / multiplier),
-        monetary_value_cal: kept
-            .par_iter()
-            .map(|c| {
-                mean_minor(
-                    c.cal_revenue - c.first_period_revenue,
-                    (c.cal_periods - 1) as u64,
-                )
-            })
-            .collect(),
-        frequency_holdout: column(&|c| (c.periods - c.cal_periods) as f64),
-        monetary_value_holdout: kept
-            .par_iter()
-            .map(|c| {
-                mean_minor(
-                    c.revenue - c.cal_revenue,
-                    (c.periods - c.cal_periods) as u64,
-                )
-            })
-            .collect(),
+    let n = kept.len();
+    let mean_scale = scale + MEAN_EXTRA_SCALE;
+    let mut t = CalibrationHoldout {
+        first_row: vec![0; n],
+        frequency_cal: vec![0.0; n],
+        recency_cal: vec![0.0; n],
+        t_cal: vec![0.0; n],
+        monetary_value_cal: Money::zeros(kind, n),
+        frequency_holdout: vec![0.0; n],
+        monetary_value_holdout: Money::zeros(kind, n),
         duration_holdout: (end_period - split) as f64 / multiplier,
-        holdout_only: (aggregate.len() - kept.len()) as u64,
-    })
+        holdout_only: (aggregate.len() - n) as u64,
+        too_large: 0,
+    };
+    t.too_large = (
+        kept.par_chunks(CHUNK),
+        t.first_row.par_chunks_mut(CHUNK),
+        t.frequency_cal.par_chunks_mut(CHUNK),
+        t.recency_cal.par_chunks_mut(CHUNK),
+        t.t_cal.par_chunks_mut(CHUNK),
+        t.monetary_value_cal.chunks(CHUNK, mean_scale),
+        t.frequency_holdout.par_chunks_mut(CHUNK),
+        t.monetary_value_holdout.chunks(CHUNK, mean_scale),
+    )
+        .into_par_iter()
+        .map(
+            |(
+                positions,
+                first_row,
+                frequency_cal,
+                recency_cal,
+                t_cal,
+                mut monetary_value_cal,
+                frequency_holdout,
+                mut monetary_value_holdout,
+            )| {
+                let mut too_large = 0u64;
+                for (j, &position) in positions.iter().enumerate() {
+                    let c = aggregate.customer(position as usize);
+                    first_row[j] = c.first_row;
+                    frequency_cal[j] = (c.cal_periods - 1) as f64;
+                    recency_cal[j] = (c.cal_last_period - c.first_period) as f64 / multiplier;
+                    t_cal[j] = (split - c.first_period) as f64 / multiplier;
+                    frequency_holdout[j] = (c.periods - c.cal_periods) as f64;
+                    let fits = [
+                        monetary_value_cal.set(
+                            j,
+                            mean_minor(
+                                c.cal_revenue - c.first_period_revenue,
+                                (c.cal_periods - 1) as u64,
+                            ),
+                        ),
+                        monetary_value_holdout.set(
+                            j,
+                            mean_minor(
+                                c.revenue - c.cal_revenue,
+                                (c.periods - c.cal_periods) as u64,
+                            ),
+                        ),
+                    ];
+                    too_large += fits.iter().filter(|&&fit| !fit).count() as u64;
+                }
+                too_large
+            },
+        )
+        .sum();
+    Ok(t)
 }
