@@ -1360,12 +1360,15 @@ mod tests {
     #[test]
     fn block_size_does_not_change_results() {
         let (ids, times, amounts) = sorted_log(120_000, 3_000);
-        let columns = Columns {
-            ids: Ids::Int(&ids),
-            times: &times,
-            amounts: Some(Amounts::F64(&amounts)),
-            orders: None,
-            costs: None,
+        let orders: Vec<i64> = (0..ids.len() as i64).map(|r| r / 3).collect();
+        let (mut values, mut offsets) = (Vec::new(), vec![0i32]);
+        for id in &ids {
+            values.extend_from_slice(format!("c-{id}").as_bytes());
+            offsets.push(values.len() as i32);
+        }
+        let strings = Ids::Str {
+            offsets: &offsets,
+            values: &values,
         };
         let options = Options {
             periodizer: Periodizer::new(crate::core::period::Freq::Day, TimeUnit::Second),
@@ -1378,25 +1381,39 @@ mod tests {
             cost_name: String::new(),
         };
         let bits = partition_bits(ids.len());
-        let run = |block_rows| {
-            aggregate_streaming(&columns, &options, ids.len(), bits, block_rows)
-                .expect("aggregates")
-                .expect("sorted log streams")
-        };
-        let whole = run(usize::MAX / 2);
-        assert_eq!(whole.len(), 3_000);
-        assert_eq!(whole.rows_after_end, 20_000);
-        for block_rows in [1_000, 4_099, 65_536] {
-            let blocks = run(block_rows);
-            assert_eq!(
-                blocks.customers(),
-                whole.customers(),
-                "blocks of {block_rows}"
-            );
-            assert_eq!(blocks.rows_used, whole.rows_used);
+        for (ids, orders) in [
+            (Ids::Int(&ids), None),
+            (strings, None),
+            (Ids::Int(&ids), Some(orders.as_slice())),
+        ] {
+            let columns = Columns {
+                ids,
+                times: &times,
+                amounts: Some(Amounts::F64(&amounts)),
+                orders,
+                costs: None,
+            };
+            let run = |block_rows| {
+                aggregate_streaming(&columns, &options, times.len(), bits, block_rows)
+                    .expect("aggregates")
+                    .expect("sorted log streams")
+            };
+            let whole = run(usize::MAX / 2);
+            assert_eq!(whole.len(), 3_000);
+            assert_eq!(whole.rows_after_end, 20_000);
+            for block_rows in [1_000, 4_099, 65_536] {
+                let blocks = run(block_rows);
+                assert_eq!(
+                    blocks.customers(),
+                    whole.customers(),
+                    "blocks of {block_rows}"
+                );
+                assert_eq!(blocks.rows_used, whole.rows_used);
+            }
+            let sorted =
+                aggregate_sorted(&columns, &options, times.len(), bits).expect("aggregates");
+            assert_eq!(sorted.customers(), whole.customers());
         }
-        let sorted = aggregate_sorted(&columns, &options, ids.len(), bits).expect("aggregates");
-        assert_eq!(sorted.customers(), whole.customers());
     }
 
     #[test]
