@@ -10,6 +10,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::core::error::{CoreError, Result};
 use crate::core::money;
@@ -271,9 +272,7 @@ impl Part {
 #[derive(Debug)]
 pub struct Aggregate {
     parts: Vec<Part>,
-    /// Index of each partition's first customer in the global numbering.
-    starts: Vec<u32>,
-    /// Global customer numbers sorted by first row (low 32 bits; the first row above them).
+    /// Customers in first-appearance order, as (partition << 32 | local index).
     order: Vec<u64>,
     periodizer: Periodizer,
     pub rows_used: u64,
@@ -299,9 +298,8 @@ impl Aggregate {
     /// The customer at `position` in first-appearance order.
     #[inline]
     pub fn customer(&self, position: usize) -> Customer {
-        let number = self.order[position] as u32;
-        let p = self.starts.partition_point(|&start| start <= number) - 1;
-        self.parts[p].customer((number - self.starts[p]) as usize, &self.periodizer)
+        let (p, i) = split_key(self.order[position]);
+        self.parts[p].customer(i, &self.periodizer)
     }
 
     /// Calls `visit(position, customer)` for the positions in `range`, in order, loading each
@@ -311,9 +309,8 @@ impl Aggregate {
         let end = range.end;
         for position in range {
             if position + LOOKAHEAD < end {
-                let number = self.order[position + LOOKAHEAD] as u32;
-                let p = self.starts.partition_point(|&start| start <= number) - 1;
-                prefetch(&self.parts[p].states[(number - self.starts[p]) as usize]);
+                let (p, i) = split_key(self.order[position + LOOKAHEAD]);
+                prefetch(&self.parts[p].states[i]);
             }
             visit(position, self.customer(position));
         }
@@ -394,7 +391,7 @@ fn aggregate_streaming(
     }
     check_money(&totals, options)?;
     let parts = parts.into_iter().map(|state| state.part).collect();
-    merge(parts, &totals, options).map(Some)
+    merge(parts, &totals, options, n).map(Some)
 }
 
 /// The whole input scattered at once; partitions out of period order are sorted first.
@@ -412,7 +409,7 @@ fn aggregate_sorted(
         .into_par_iter()
         .map(|txs| aggregate_partition(columns, options, txs))
         .collect();
-    merge(parts, &scattered.counts, options)
+    merge(parts, &scattered.counts, options, n)
 }
 
 fn check_rows(columns: &Columns, n: usize) -> Result<()> {
@@ -580,18 +577,18 @@ const WIDE: i32 = i32::MIN;
 /// Partition byte of a row outside the time window (partition numbers stay below 128).
 const SKIP: u8 = u8::MAX;
 
-/// Raw output pointer shared by scatter tasks that write disjoint ranges.
+/// Raw output pointer shared by tasks that write disjoint positions.
 #[derive(Clone, Copy)]
-struct TxTarget(*mut Tx);
-// SAFETY: every task writes only the positions reserved for its chunk by the prefix sums.
-unsafe impl Send for TxTarget {}
-unsafe impl Sync for TxTarget {}
+struct Target<T>(*mut T);
+// SAFETY: callers of `write` guarantee that no position is written by two tasks.
+unsafe impl<T: Send> Send for Target<T> {}
+unsafe impl<T: Send> Sync for Target<T> {}
 
-impl TxTarget {
+impl<T> Target<T> {
     /// # Safety
     /// `index` must be in bounds and written by one task only.
-    unsafe fn write(self, index: usize, tx: Tx) {
-        unsafe { self.0.add(index).write(tx) };
+    unsafe fn write(self, index: usize, value: T) {
+        unsafe { self.0.add(index).write(value) };
     }
 }
 
@@ -760,7 +757,7 @@ fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32) -> Scatter
     }
     bounds.push(offset);
     let mut txs: Vec<Tx> = Vec::with_capacity(offset);
-    let target = TxTarget(txs.as_mut_ptr());
+    let target = Target(txs.as_mut_ptr());
     let written: Vec<Counts> = keys
         .par_chunks(chunk)
         .zip(starts.into_par_iter())
@@ -1290,7 +1287,47 @@ fn stream_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Option<
     state.consume(columns, options, txs).then_some(state.part)
 }
 
-fn merge(parts: Vec<Part>, counts: &Counts, options: &Options) -> Result<Aggregate> {
+/// (partition, local index) of an `Aggregate::order` entry.
+#[inline]
+fn split_key(key: u64) -> (usize, usize) {
+    ((key >> 32) as usize, key as u32 as usize)
+}
+
+/// Customers ordered by first row, without sorting: first rows are distinct, so marking them
+/// in a bitmap of the `rows` rows and counting the marks before each one gives its position.
+fn first_appearance_order(parts: &[Part], rows: usize) -> Vec<u64> {
+    let marks: Vec<AtomicU64> = (0..rows.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    parts.par_iter().for_each(|part| {
+        for s in &part.states {
+            let row = s.first_row as usize;
+            marks[row / 64].fetch_or(1 << (row % 64), Ordering::Relaxed);
+        }
+    });
+    let marks: Vec<u64> = marks.into_iter().map(AtomicU64::into_inner).collect();
+    let mut before = Vec::with_capacity(marks.len());
+    let mut total = 0usize;
+    for word in &marks {
+        before.push(total);
+        total += word.count_ones() as usize;
+    }
+    let mut order: Vec<u64> = Vec::with_capacity(total);
+    let target = Target(order.as_mut_ptr());
+    parts.par_iter().enumerate().for_each(|(p, part)| {
+        for (i, s) in part.states.iter().enumerate() {
+            let row = s.first_row as usize;
+            let below = marks[row / 64] & ((1u64 << (row % 64)) - 1);
+            let position = before[row / 64] + below.count_ones() as usize;
+            // SAFETY: first rows are distinct, so every position below `total` is written by
+            // exactly one customer.
+            unsafe { target.write(position, ((p as u64) << 32) | i as u64) };
+        }
+    });
+    // SAFETY: all `total` positions were written above.
+    unsafe { order.set_len(total) };
+    order
+}
+
+fn merge(parts: Vec<Part>, counts: &Counts, options: &Options, rows: usize) -> Result<Aggregate> {
     let overflows: u64 = parts.iter().map(|p| p.overflows).sum();
     if overflows > 0 {
         return Err(CoreError::Data {
@@ -1299,29 +1336,10 @@ fn merge(parts: Vec<Part>, counts: &Counts, options: &Options) -> Result<Aggrega
             rows: overflows,
         });
     }
-    let mut starts = Vec::with_capacity(parts.len());
-    let mut total = 0u32;
-    for part in &parts {
-        starts.push(total);
-        // Customers <= rows <= u32::MAX (checked up front).
-        total += part.states.len() as u32;
-    }
-    // First-appearance order: sort 8-byte keys (first row, global number) instead of states.
-    let mut order: Vec<u64> = parts
-        .par_iter()
-        .zip(&starts)
-        .flat_map_iter(|(part, &start)| {
-            part.states
-                .iter()
-                .enumerate()
-                .map(move |(i, s)| ((s.first_row as u64) << 32) | (start as u64 + i as u64))
-        })
-        .collect();
-    order.par_sort_unstable();
+    let order = first_appearance_order(&parts, rows);
     Ok(Aggregate {
         rows_used: parts.iter().map(|p| p.rows_used).sum(),
         parts,
-        starts,
         order,
         periodizer: options.periodizer,
         rows_before_start: counts.rows_before_start,
