@@ -338,8 +338,12 @@ impl Aggregate {
     }
 }
 
-/// Rows per block of the streaming pass: bounds the scatter buffer (24 bytes a row).
-const BLOCK_ROWS: usize = 1 << 22;
+/// Rows per block of the streaming pass: a quarter of the input, so the scatter buffer (24
+/// bytes a row) stays well below the input's own size, within bounds that keep blocks big
+/// enough to amortise reloading the customer states and small enough to bound memory.
+fn block_rows(rows: usize) -> usize {
+    (rows / 4).clamp(1 << 18, 1 << 22)
+}
 
 /// Aggregates the rows into per-customer state.
 ///
@@ -351,7 +355,7 @@ pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
     check_rows(columns, n)?;
     let bits = partition_bits(n);
-    match aggregate_streaming(columns, options, n, bits, BLOCK_ROWS)? {
+    match aggregate_streaming(columns, options, n, bits, block_rows(n))? {
         Some(aggregate) => Ok(aggregate),
         None => aggregate_sorted(columns, options, n, bits),
     }
