@@ -49,6 +49,12 @@ impl Transactions {
         })
     }
 
+    /// The customer and time arrays as passed (ids as the kernel read them; times as local
+    /// wall time).
+    pub fn customer_and_time(&self) -> (&ArrayRef, &ArrayRef) {
+        (&self.customer.array, &self.time.array)
+    }
+
     /// Borrowed columns and the options, with the money scale actually used (decimal128
     /// amounts keep their own).
     pub fn columns(&self, freq: Freq, scale: u32) -> PyResult<(Columns<'_>, Options)> {
@@ -94,14 +100,6 @@ impl Transactions {
             cost_name: name_of(&self.cost),
         };
         Ok((columns, options))
-    }
-}
-
-impl Transactions {
-    /// The customer and time arrays as passed (ids as the kernel read them; times as local
-    /// wall time).
-    pub fn customer_and_time(&self) -> (&ArrayRef, &ArrayRef) {
-        (&self.customer.array, &self.time.array)
     }
 }
 

@@ -302,6 +302,13 @@ impl Aggregate {
         self.parts[p].customer(i, &self.periodizer)
     }
 
+    /// The first-purchase period of the customer at `position`, without building the rest.
+    #[inline]
+    pub fn first_period_at(&self, position: usize) -> i64 {
+        let (p, i) = split_key(self.order[position]);
+        self.periodizer.period(self.parts[p].states[i].min_time)
+    }
+
     /// Calls `visit(position, customer)` for the positions in `range`, in order, loading each
     /// customer's state ahead of its turn (states are read in random order).
     #[inline]
@@ -609,6 +616,12 @@ struct Counts {
     hi: i64,
 }
 
+impl Default for Counts {
+    fn default() -> Self {
+        Counts::new()
+    }
+}
+
 impl Counts {
     fn new() -> Self {
         Counts {
@@ -883,12 +896,6 @@ fn stream_fence() {
     unsafe {
         std::arch::x86_64::_mm_sfence()
     };
-}
-
-impl Default for Counts {
-    fn default() -> Self {
-        Counts::new()
-    }
 }
 
 impl Buffers {

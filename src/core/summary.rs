@@ -241,7 +241,7 @@ pub fn calibration_holdout(
     }
     let kept: Vec<u32> = (0..aggregate.len())
         .into_par_iter()
-        .filter(|&i| aggregate.customer(i).first_period <= split)
+        .filter(|&i| aggregate.first_period_at(i) <= split)
         .map(|i| i as u32)
         .collect();
     let n = kept.len();
