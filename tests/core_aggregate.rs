@@ -1,5 +1,5 @@
 //! The aggregation kernel: order independence, thread independence, id kinds, money rules.
-use custval::core::aggregate::{aggregate, Aggregate, Amounts, Columns, Ids, Options};
+use custval::core::aggregate::{aggregate, Aggregate, Amounts, Columns, Customer, Ids, Options};
 use custval::core::period::{Freq, Periodizer, TimeUnit};
 use custval::core::summary;
 
@@ -133,7 +133,14 @@ fn string_ids_match_integer_ids() {
         &amounts,
         Freq::Month,
     );
-    assert_eq!(ints.customers(), strings.customers());
+    // Equal but for the key, which hashes the id's own representation.
+    let keyless = |a: &Aggregate| {
+        a.customers()
+            .into_iter()
+            .map(|c| Customer { key: 0, ..c })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keyless(&ints), keyless(&strings));
 }
 
 #[test]

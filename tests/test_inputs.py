@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -284,3 +286,100 @@ def test_simulator_is_deterministic_and_fast_enough():
 
 def pc_unique(table: pa.Table) -> int:
     return len(table.column("customer_id").unique())
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Small record batches, a count of those handed to the core, and no whole-file reads."""
+    monkeypatch.setattr(custval._input, "BATCH_ROWS", 2_000)
+    given = {"batches": 0}
+    record_batches = custval._input.FileLog._record_batches
+
+    def counted(self):
+        for batch in record_batches(self):
+            given["batches"] += 1
+            yield batch
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the file was read whole")
+
+    monkeypatch.setattr(custval._input.FileLog, "_record_batches", counted)
+    monkeypatch.setattr(custval._input, "_read_path", whole)
+    return given
+
+
+def test_files_are_aggregated_batch_by_batch(log, streamed, tmp_path):
+    table = log.append_column("shop", pa.array(np.arange(log.num_rows) % 3).cast(pa.string()))
+    # Parquet stores seconds as milliseconds.
+    at = table.schema.get_field_index("timestamp")
+    table = table.set_column(at, "timestamp", table.column(at).cast(pa.timestamp("ms")))
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path, row_group_size=table.num_rows // 5)
+    calls = {
+        "summary": lambda data: custval.rfm_summary(
+            data, amount="amount", order="order_id", output="arrow"
+        ),
+        "holdout": lambda data: custval.calibration_holdout(
+            data, amount="amount", calibration_end="2024-06-30", output="arrow"
+        ),
+        "kpis": lambda data: custval.kpis(data, amount="amount", order="order_id").to_dict(),
+        "string ids": lambda data: custval.rfm_summary(
+            data, customer="shop", amount="amount", output="arrow"
+        ),
+    }
+    for name, call in calls.items():
+        streamed["batches"] = 0
+        assert call(path) == call(table), name
+        assert streamed["batches"] >= table.num_rows // 2_000, name
+    csv = tmp_path / "log.csv"
+    pacsv.write_csv(table, csv)
+    purchases = ["first_purchase", "last_purchase"]  # CSV reads nanoseconds
+    assert calls["summary"](csv).drop_columns(purchases) == calls["summary"](table).drop_columns(
+        purchases
+    )
+
+
+def test_streamed_files_keep_their_types_and_count_nulls(streamed, tmp_path):
+    days = np.datetime64("2024-01-01") + (np.arange(9_000) // 7).astype("timedelta64[D]")
+    ids = pa.array(np.arange(9_000) % 500, pa.int32())
+    amounts = [None if i % 1_000 == 999 else 1.25 for i in range(9_000)]
+    table = pa.table(
+        {
+            "customer_id": ids,
+            "timestamp": pa.array(days).cast(pa.date32()),
+            "amount": pa.array(amounts, pa.float64()),
+        }
+    )
+    path = tmp_path / "dates.parquet"
+    pq.write_table(table, path, row_group_size=1_500)
+    with pytest.raises(custval.DataError, match="'amount': 9 rows are null"):
+        custval.rfm_summary(path, amount="amount")
+    assert streamed["batches"] == 6  # counted to the end, for the total
+    with pytest.warns(UserWarning, match="dropped 9 rows"):
+        out = custval.rfm_summary(path, amount="amount", dropna=True, output="arrow")
+    assert json.loads(out.schema.metadata[b"custval"])["rows_dropped_null"] == 9
+    assert out.column("customer_id").type == pa.int32()
+    assert out.column("first_purchase").type == pa.date32()
+    kept = table.filter(pc.is_valid(table.column("amount")))
+    expected = custval.rfm_summary(kept, amount="amount", output="arrow")
+    assert out.replace_schema_metadata(None).equals(expected.replace_schema_metadata(None))
+
+
+def test_unsorted_files_are_read_whole(monkeypatch, tmp_path):
+    monkeypatch.setattr(custval._input, "BATCH_ROWS", 1_000)
+    log = custval.datasets.simulate_transactions(2_000, seed=3, output="arrow")
+    shuffled = log.take(np.random.default_rng(0).permutation(log.num_rows))
+    at = shuffled.schema.get_field_index("timestamp")
+    shuffled = shuffled.set_column(at, "timestamp", shuffled.column(at).cast(pa.timestamp("ms")))
+    path = tmp_path / "shuffled.parquet"
+    pq.write_table(shuffled, path, row_group_size=1_000)
+    assert pq.ParquetFile(path).metadata.num_row_groups >= 3
+    whole_reads = []
+    read_path = custval._input._read_path
+    monkeypatch.setattr(
+        custval._input, "_read_path", lambda *a: whole_reads.append(a) or read_path(*a)
+    )
+    out = custval.rfm_summary(path, amount="amount", output="arrow")
+    assert len(whole_reads) == 1
+    expected = custval.rfm_summary(shuffled, amount="amount", output="arrow")
+    assert out.replace_schema_metadata(None).equals(expected.replace_schema_metadata(None))

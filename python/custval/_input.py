@@ -12,6 +12,7 @@ import difflib
 import glob
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,33 @@ class Transactions:
         array = getattr(self, role)
         return None if array is None else (self.names[role], array)
 
+    def batch(self) -> tuple:
+        """The columns as one batch for the native summary functions."""
+        return tuple(self.native(role) for role in ROLES)
+
+    def batches(self) -> list[tuple]:
+        return [self.batch()]
+
+    @property
+    def rows(self) -> int:
+        return len(self.time)
+
+    @property
+    def kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        return self.source.dropped
+
+    @property
+    def customer_type(self) -> pa.DataType:
+        return self.customer_original.type
+
+    @property
+    def time_type(self) -> pa.DataType:
+        return self.time_original.type
+
     @property
     def time_unit(self) -> str:
         return self.time.type.unit
@@ -93,14 +121,26 @@ def _paths(path: str | os.PathLike[str]) -> list[str]:
     return paths
 
 
-def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
+def _dataset(path: str | os.PathLike[str], wanted: list[str]) -> ds.Dataset:
     paths = _paths(path)
     suffix = os.path.splitext(paths[0])[1].lower()
     file_format = "csv" if suffix in (".csv", ".txt", ".gz") else "parquet"
     dataset = ds.dataset(paths, format=file_format)
     _check_columns(wanted, dataset.schema.names)
-    # Streams record batches: only the wanted columns are ever decoded.
-    return dataset.to_table(columns=wanted)
+    return dataset
+
+
+def _unreadable(path: Any, err: pa.ArrowInvalid) -> DataError:
+    return DataError(f"cannot read {os.fspath(path)!r}: {err}")
+
+
+def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
+    dataset = _dataset(path, wanted)
+    try:
+        # Only the wanted columns are ever decoded.
+        return dataset.to_table(columns=wanted)
+    except pa.ArrowInvalid as err:
+        raise _unreadable(path, err) from err
 
 
 def read_table(data: Any, wanted: list[str]) -> Source:
@@ -231,27 +271,71 @@ def order_codes(column: pa.ChunkedArray, name: str) -> pa.Array:
     return encoded.indices.cast(pa.int64())
 
 
-def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
-    table = source.table
-    nulls = {name: table.column(name).null_count for name in columns}
-    if not any(nulls.values()):
-        return source
-    if not dropna:
-        name, count = next((n, c) for n, c in nulls.items() if c)
-        raise DataError(f"column {name!r}: {count} rows are null; pass dropna=True to drop them")
+def _null_counts(table: pa.Table | pa.RecordBatch, columns: list[str]) -> dict[str, int]:
+    return {name: table.column(name).null_count for name in columns}
+
+
+def _nulls_error(nulls: dict[str, int]) -> DataError:
+    name, count = next((n, c) for n, c in nulls.items() if c)
+    return DataError(f"column {name!r}: {count} rows are null; pass dropna=True to drop them")
+
+
+def _without_nulls(table: pa.Table, columns: list[str]) -> pa.Table:
     mask = None
     for name in columns:
         valid = pc.is_valid(table.column(name))
         mask = valid if mask is None else pc.and_(mask, valid)
-    kept = table.filter(mask)
-    dropped = table.num_rows - kept.num_rows
+    return table.filter(mask)
+
+
+def _warn_dropped(dropped: int, nulls: dict[str, int], stacklevel: int) -> None:
     warnings.warn(
         f"custval dropped {dropped} rows with nulls "
         f"({', '.join(f'{n}: {c}' for n, c in nulls.items() if c)})",
         UserWarning,
-        stacklevel=4,
+        stacklevel=stacklevel + 1,
     )
+
+
+def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
+    table = source.table
+    nulls = _null_counts(table, columns)
+    if not any(nulls.values()):
+        return source
+    if not dropna:
+        raise _nulls_error(nulls)
+    kept = _without_nulls(table, columns)
+    dropped = table.num_rows - kept.num_rows
+    _warn_dropped(dropped, nulls, stacklevel=4)
     return Source(kept, source.kind, {**source.dropped, "nulls": dropped})
+
+
+ROLES = ("customer", "time", "amount", "order", "cost")
+
+
+def _roles(**columns: str | None) -> dict[str, str]:
+    return {role: name for role, name in columns.items() if name is not None}
+
+
+def _converted(source: Source, names: dict[str, str]) -> Transactions:
+    table = source.table
+    customer_original = table.column(names["customer"])
+    time_local, time_original = times(table.column(names["time"]), names["time"])
+
+    def optional(role: str, convert) -> pa.Array | None:
+        return convert(table.column(names[role]), names[role]) if role in names else None
+
+    return Transactions(
+        source=source,
+        customer=customer_ids(customer_original, names["customer"]),
+        customer_original=customer_original,
+        time=time_local,
+        time_original=time_original,
+        amount=optional("amount", amounts),
+        order=optional("order", order_codes),
+        cost=optional("cost", amounts),
+        names=names,
+    )
 
 
 def transactions(
@@ -264,24 +348,138 @@ def transactions(
     cost: str | None = None,
     dropna: bool = False,
 ) -> Transactions:
-    roles = {"customer": customer, "time": time, "amount": amount, "order": order, "cost": cost}
-    names = {role: name for role, name in roles.items() if name is not None}
+    """The whole log, read at once, as columns for the native core."""
+    names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
     wanted = list(dict.fromkeys(names.values()))
     source = read_table(data, wanted)
     source = _drop_nulls(source, wanted, dropna)
-    table = source.table
-    customer_original = table.column(customer)
-    time_local, time_original = times(table.column(time), time)
-    return Transactions(
-        source=source,
-        customer=customer_ids(customer_original, customer),
-        customer_original=customer_original,
-        time=time_local,
-        time_original=time_original,
-        amount=None if amount is None else amounts(table.column(amount), amount),
-        order=None if order is None else order_codes(table.column(order), order),
-        cost=None if cost is None else amounts(table.column(cost), cost),
-        names=names,
+    return _converted(source, names)
+
+
+# Rows per record batch read from files: big enough to amortise a pass of the kernel, small
+# enough that a batch of a few columns stays in the tens of MiB.
+BATCH_ROWS = 1 << 20
+
+
+def _local_time_type(kind: pa.DataType) -> pa.DataType | None:
+    """The local-time type the core reads for a file column of type ``kind``, when it can be
+    converted batch by batch to the same type (not strings or zoned times)."""
+    if pa.types.is_date32(kind):
+        return pa.timestamp("s")
+    if pa.types.is_date64(kind):
+        return pa.timestamp("ms")
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        return kind
+    return None
+
+
+@dataclass
+class FileLog:
+    """A Parquet/CSV log read one record batch at a time: memory holds one batch (of the
+    needed columns) plus the per-customer state, whatever the file size."""
+
+    path: Any
+    dataset: ds.Dataset
+    names: dict[str, str]
+    dropna: bool
+    time_unit: str
+    kind: str = "other"
+    dropped: dict[str, int] = field(default_factory=dict)
+    timezone = None
+    time_original = None
+
+    @property
+    def customer_type(self) -> pa.DataType:
+        return self.dataset.schema.field(self.names["customer"]).type
+
+    @property
+    def time_type(self) -> pa.DataType:
+        return self.dataset.schema.field(self.names["time"]).type
+
+    @property
+    def rows(self) -> int:
+        """About how many rows (exact for Parquet, from the file size for CSV)."""
+        if isinstance(self.dataset.format, ds.ParquetFileFormat):
+            return self.dataset.count_rows()
+        return sum(os.path.getsize(f) for f in self.dataset.files) // 32
+
+    def _record_batches(self) -> Iterator[pa.RecordBatch]:
+        wanted = list(dict.fromkeys(self.names.values()))
+        parquet = isinstance(self.dataset.format, ds.ParquetFileFormat)
+        batches = self.dataset.to_batches(
+            columns=wanted,
+            batch_size=BATCH_ROWS,
+            batch_readahead=1,
+            fragment_readahead=1,
+            # Pre-buffering reads whole column chunks ahead: twice the memory, no faster here.
+            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
+            if parquet
+            else None,
+        )
+        try:
+            yield from batches
+        except pa.ArrowInvalid as err:
+            raise _unreadable(self.path, err) from err
+
+    def batches(self) -> Iterator[tuple]:
+        """Each record batch's columns, converted for the native core."""
+        wanted = list(dict.fromkeys(self.names.values()))
+        nulls = dict.fromkeys(wanted, 0)
+        dropped = 0
+        record_batches = self._record_batches()
+        given = 0
+        for batch in record_batches:
+            given += 1
+            table = pa.Table.from_batches([batch])
+            found = _null_counts(table, wanted)
+            if any(found.values()):
+                nulls = {name: nulls[name] + found[name] for name in wanted}
+                if not self.dropna:
+                    # Counts the rest, so the error gives the file's total.
+                    for rest in record_batches:
+                        more = _null_counts(rest, wanted)
+                        nulls = {name: nulls[name] + more[name] for name in wanted}
+                    raise _nulls_error(nulls)
+                kept = _without_nulls(table, wanted)
+                dropped += table.num_rows - kept.num_rows
+                table = kept
+            yield _converted(Source(table, self.kind), self.names).batch()
+        if not given:
+            # An empty file: one empty batch, so the result still has its schema.
+            empty = self.dataset.schema.empty_table().select(wanted)
+            yield _converted(Source(empty, self.kind), self.names).batch()
+        if dropped:
+            self.dropped["nulls"] = dropped
+            _warn_dropped(dropped, nulls, stacklevel=1)
+
+
+def log(
+    data: Any,
+    *,
+    customer: str,
+    time: str,
+    amount: str | None = None,
+    order: str | None = None,
+    cost: str | None = None,
+    dropna: bool = False,
+) -> Transactions | FileLog:
+    """The log for the native summary functions: a Parquet/CSV path whose columns convert
+    batch by batch is streamed (see :class:`FileLog`); anything else is read at once."""
+    names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
+    if isinstance(data, str | os.PathLike):
+        dataset = _dataset(data, list(dict.fromkeys(names.values())))
+        schema = dataset.schema
+        local = _local_time_type(schema.field(time).type)
+        numeric = all(
+            pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            for t in (schema.field(names[r]).type for r in ("amount", "cost") if r in names)
+        )
+        # String order ids are coded per table: only integer ones keep meaning across batches.
+        orders = order is None or pa.types.is_integer(schema.field(order).type)
+        if local is not None and numeric and orders:
+            return FileLog(data, dataset, names, dropna, local.unit)
+    return transactions(
+        data, customer=customer, time=time, amount=amount, order=order, cost=cost, dropna=dropna
     )
 
 

@@ -1,5 +1,6 @@
 """Type stubs of the native extension (checked with ``python -m mypy.stubtest``)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -47,43 +48,40 @@ _Floats = npt.NDArray[np.float64]
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def is_release_build() -> bool: ...
+
+# A log batch: customer, time, amount, order and cost columns as (name, array).
+_Batch = tuple[_Named, _Named, _Named | None, _Named | None, _Named | None]
+
 def rfm_summary(
-    customer: _Named,
-    time: _Named,
-    amount: _Named | None,
-    order: _Named | None,
+    batches: Iterable[_Batch],
     *,
+    rows: int,
     freq: str,
     freq_multiplier: float,
     scale: int,
     observation_end: int | None,
     include_first: bool,
     decimal: bool,
-) -> tuple[pa.RecordBatch, int]: ...
+) -> tuple[pa.RecordBatch, int, int | None] | None: ...
 def calibration_holdout(
-    customer: _Named,
-    time: _Named,
-    amount: _Named | None,
-    order: _Named | None,
+    batches: Iterable[_Batch],
     *,
+    rows: int,
     freq: str,
     freq_multiplier: float,
     scale: int,
     calibration_end: int,
     observation_end: int | None,
     decimal: bool,
-) -> tuple[pa.RecordBatch, int, int, float]: ...
+) -> tuple[pa.RecordBatch, int, int, int | None] | None: ...
 def kpis(
-    customer: _Named,
-    time: _Named,
-    amount: _Named | None,
-    order: _Named | None,
-    cost: _Named | None,
+    batches: Iterable[_Batch],
     *,
+    rows: int,
     scale: int,
     start: int | None,
     end: int | None,
-) -> tuple[int, int, int, int, int | None, int, int]: ...
+) -> tuple[int, int, int, int, int | None, int, int] | None: ...
 def retention(
     customer: _Named,
     time: _Named,

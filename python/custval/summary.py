@@ -32,18 +32,30 @@ def _iso(value: int | None, unit: str) -> str | None:
     return pa.scalar(value, pa.timestamp(unit)).as_py().isoformat()
 
 
-def _time_metadata(tx: _input.Transactions, freq: str, multiplier: float, end: int | None):
-    last = pc.max(tx.time).value if end is None and len(tx.time) else None
+Log = _input.Transactions | _input.FileLog
+
+
+def _time_metadata(log: Log, freq: str, multiplier: float, end: int | None, last: int | None):
     return {
         "freq": freq,
         "freq_multiplier": multiplier,
-        "observation_end": _iso(end if end is not None else last, tx.time_unit),
-        "rows_dropped_null": tx.source.dropped.get("nulls", 0),
+        "observation_end": _iso(end if end is not None else last, log.time_unit),
+        "rows_dropped_null": log.dropped.get("nulls", 0),
     }
 
 
+def _aggregated(native, log: Log, data: Any, roles: dict[str, Any], **options: Any):
+    """(the log, what ``native`` returns for it): a file is streamed batch by batch, and read
+    whole only when its rows turn out not to be in time order within customers."""
+    out = native(log.batches(), rows=log.rows, **options)
+    if out is None:
+        log = _input.transactions(data, **roles)
+        out = native(log.batches(), rows=log.rows, **options)
+    return log, out
+
+
 def _finish(
-    tx: _input.Transactions,
+    log: Log,
     batch: pa.RecordBatch,
     columns: list[str],
     output: str,
@@ -51,27 +63,44 @@ def _finish(
     *,
     purchases: bool,
 ):
-    """Adds the customer ids (and first/last purchase times) taken from the input rows."""
+    """The result with customer ids (and first/last purchase times) in the input's types."""
     table = pa.Table.from_batches([batch])
-    customer = tx.names["customer"]
-    result = {customer: _gathered(table, "ids", tx.customer_original, "first_row")}
+    customer = log.names["customer"]
+    result = {customer: _ids(table.column("ids"), log.customer_type)}
     for name in columns:
         if name in table.column_names:
             result[name] = table.column(name)
     if purchases:
-        result["first_purchase"] = _gathered(table, "first_time", tx.time_original, "min_row")
-        result["last_purchase"] = _gathered(table, "last_time", tx.time_original, "max_row")
+        result["first_purchase"] = _times(table, "first_time", "min_row", log)
+        result["last_purchase"] = _times(table, "last_time", "max_row", log)
     out = pa.table(result)
-    kind = _output.resolve(output, tx.source.kind)
+    kind = _output.resolve(output, log.kind)
     return _output.convert(out, kind, index=customer, metadata=metadata)
 
 
-def _gathered(table: pa.Table, name: str, original: pa.ChunkedArray, rows: str):
-    """Values of ``original`` at the row indices in column ``rows``; the native side gathers
-    them already (column ``name``) when its array has the original's type."""
-    if name in table.column_names and table.column(name).type == original.type:
-        return table.column(name)
-    return original.take(table.column(rows))
+def _ids(ids: pa.ChunkedArray, original: pa.DataType) -> pa.ChunkedArray:
+    """Ids as the kernel read them (int64 or strings) → the input's type."""
+    if ids.type == original:
+        return ids
+    if pa.types.is_dictionary(original):
+        encoded = pc.dictionary_encode(ids)
+        try:
+            return encoded.cast(original)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # more values than its index
+            return encoded
+    # uint64 ids were read bit for bit as int64.
+    return ids.cast(original, safe=original != pa.uint64())
+
+
+def _times(table: pa.Table, name: str, rows: str, log: Log) -> pa.ChunkedArray:
+    """Purchase times as local wall time → the input's type: zoned times are taken from the
+    input rows (a local time can name two instants), dates are cast."""
+    local = table.column(name)
+    if local.type == log.time_type:
+        return local
+    if log.time_original is not None:
+        return log.time_original.take(table.column(rows))
+    return local.cast(log.time_type)
 
 
 SUMMARY_COLUMNS = [
@@ -154,15 +183,14 @@ def rfm_summary(
     """
     decimal = _check_money(money)
     multiplier = _check_multiplier(freq_multiplier)
-    tx = _input.transactions(
-        data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
-    )
-    end = _input.time_value(observation_end, tx.time_unit, tx.timezone, name="observation_end")
-    batch, after_end = _native.rfm_summary(
-        tx.native("customer"),
-        tx.native("time"),
-        tx.native("amount"),
-        tx.native("order"),
+    roles = dict(customer=customer, time=time, amount=amount, order=order, dropna=dropna)
+    log = _input.log(data, **roles)
+    end = _input.time_value(observation_end, log.time_unit, log.timezone, name="observation_end")
+    log, (batch, after_end, last) = _aggregated(
+        _native.rfm_summary,
+        log,
+        data,
+        roles,
         freq=freq,
         freq_multiplier=multiplier,
         scale=scale,
@@ -170,9 +198,9 @@ def rfm_summary(
         include_first=include_first,
         decimal=decimal,
     )
-    metadata = _time_metadata(tx, freq, multiplier, end)
+    metadata = _time_metadata(log, freq, multiplier, end, last)
     metadata.update(include_first=include_first, rows_after_observation_end=after_end)
-    return _finish(tx, batch, SUMMARY_COLUMNS, output, metadata, purchases=True)
+    return _finish(log, batch, SUMMARY_COLUMNS, output, metadata, purchases=True)
 
 
 HOLDOUT_COLUMNS = [
@@ -228,17 +256,16 @@ def calibration_holdout(
     """
     decimal = _check_money(money)
     multiplier = _check_multiplier(freq_multiplier)
-    tx = _input.transactions(
-        data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
-    )
-    unit, tz = tx.time_unit, tx.timezone
+    roles = dict(customer=customer, time=time, amount=amount, order=order, dropna=dropna)
+    log = _input.log(data, **roles)
+    unit, tz = log.time_unit, log.timezone
     split = _input.time_value(calibration_end, unit, tz, name="calibration_end")
     end = _input.time_value(observation_end, unit, tz, name="observation_end")
-    batch, after_end, holdout_only, _ = _native.calibration_holdout(
-        tx.native("customer"),
-        tx.native("time"),
-        tx.native("amount"),
-        tx.native("order"),
+    log, (batch, after_end, holdout_only, last) = _aggregated(
+        _native.calibration_holdout,
+        log,
+        data,
+        roles,
         freq=freq,
         freq_multiplier=multiplier,
         scale=scale,
@@ -246,14 +273,14 @@ def calibration_holdout(
         observation_end=end,
         decimal=decimal,
     )
-    metadata = _time_metadata(tx, freq, multiplier, end)
+    metadata = _time_metadata(log, freq, multiplier, end, last)
     metadata.update(
         include_first=False,
         calibration_end=_iso(split, unit),
         rows_after_observation_end=after_end,
         customers_first_seen_in_holdout=holdout_only,
     )
-    return _finish(tx, batch, HOLDOUT_COLUMNS, output, metadata, purchases=False)
+    return _finish(log, batch, HOLDOUT_COLUMNS, output, metadata, purchases=False)
 
 
 @dataclass(frozen=True)
@@ -320,22 +347,14 @@ def kpis(
     decimal = _check_money(money)
     if margin is not None and cost is not None:
         raise ValueError("pass either margin= (a rate) or cost= (a column), not both")
-    tx = _input.transactions(
+    roles = dict(customer=customer, time=time, amount=amount, order=order, cost=cost, dropna=dropna)
+    log = _input.log(data, **roles)
+    unit, tz = log.time_unit, log.timezone
+    _, (customers, orders, revenue, repeat, cost_total, used_scale, _) = _aggregated(
+        _native.kpis,
+        log,
         data,
-        customer=customer,
-        time=time,
-        amount=amount,
-        order=order,
-        cost=cost,
-        dropna=dropna,
-    )
-    unit, tz = tx.time_unit, tx.timezone
-    customers, orders, revenue, repeat, cost_total, used_scale, _ = _native.kpis(
-        tx.native("customer"),
-        tx.native("time"),
-        tx.native("amount"),
-        tx.native("order"),
-        tx.native("cost"),
+        roles,
         scale=scale,
         start=_input.time_value(start, unit, tz, name="start", end_of_day=False),
         end=_input.time_value(end, unit, tz, name="end"),

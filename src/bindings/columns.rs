@@ -2,18 +2,18 @@
 //! builders of its Arrow result.
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Decimal128Array, Float64Array, RecordBatch, UInt32Array};
-use arrow_buffer::ScalarBuffer;
+use arrow_array::{
+    make_array, Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, LargeStringArray,
+    RecordBatch, StringArray, UInt32Array,
+};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
-use arrow_select::concat::concat;
-use arrow_select::take::take;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatch};
-use rayon::prelude::*;
 
 use super::errors::{schema_error, CustvalError, DataError};
 use super::input::{self, NamedArray};
-use crate::core::aggregate::{Columns, Options};
+use crate::core::aggregate::{Columns, CustomerIds, Options};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money;
 use crate::core::period::{Freq, Periodizer};
@@ -49,10 +49,13 @@ impl Transactions {
         })
     }
 
-    /// The customer and time arrays as passed (ids as the kernel read them; times as local
-    /// wall time).
-    pub fn customer_and_time(&self) -> (&ArrayRef, &ArrayRef) {
-        (&self.customer.array, &self.time.array)
+    /// Types of the customer, time and amount arrays as passed.
+    pub fn types(&self) -> (DataType, DataType, Option<DataType>) {
+        (
+            self.customer.array.data_type().clone(),
+            self.time.array.data_type().clone(),
+            self.amount.as_ref().map(|a| a.array.data_type().clone()),
+        )
     }
 
     /// Borrowed columns and the options, with the money scale actually used (decimal128
@@ -103,25 +106,52 @@ impl Transactions {
     }
 }
 
-/// `array[indices]`, gathered in parallel chunks (call it inside [`super::gil::run`]).
-pub fn par_take(array: &ArrayRef, indices: &[u32]) -> CoreResult<ArrayRef> {
-    let failed = |e: ArrowError| CoreError::Argument {
-        name: "data".into(),
-        message: format!("gathering result rows failed: {e}"),
+/// The customers' ids as an `ids` column: int64, or strings of the type the kernel read
+/// (large strings when they outgrow 32-bit offsets).
+pub fn id_column(ids: CustomerIds, read_as: &DataType) -> CoreResult<(Field, ArrayRef)> {
+    let array: ArrayRef = match ids {
+        CustomerIds::Int(values) => Arc::new(Int64Array::from(values)),
+        CustomerIds::Str { offsets, values } => {
+            let small = *read_as == DataType::Utf8 && values.len() <= i32::MAX as usize;
+            let values = Buffer::from_vec(values);
+            if small {
+                let offsets: Vec<i32> = offsets.into_iter().map(|o| o as i32).collect();
+                Arc::new(
+                    StringArray::try_new(OffsetBuffer::new(offsets.into()), values, None)
+                        .map_err(building)?,
+                )
+            } else {
+                Arc::new(
+                    LargeStringArray::try_new(OffsetBuffer::new(offsets.into()), values, None)
+                        .map_err(building)?,
+                )
+            }
+        }
     };
-    if indices.len() <= TAKE_CHUNK {
-        return take(array.as_ref(), &UInt32Array::from(indices.to_vec()), None).map_err(failed);
-    }
-    let parts: Vec<ArrayRef> = indices
-        .par_chunks(TAKE_CHUNK)
-        .map(|chunk| take(array.as_ref(), &UInt32Array::from(chunk.to_vec()), None))
-        .collect::<Result<_, ArrowError>>()
-        .map_err(failed)?;
-    let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-    concat(&parts).map_err(failed)
+    Ok((Field::new("ids", array.data_type().clone(), false), array))
 }
 
-const TAKE_CHUNK: usize = 1 << 16;
+/// Times (in the unit of `time_type`, a timestamp type) as a column of that type.
+pub fn time_column(
+    name: &str,
+    values: Vec<i64>,
+    time_type: &DataType,
+) -> CoreResult<(Field, ArrayRef)> {
+    let data = Int64Array::from(values)
+        .into_data()
+        .into_builder()
+        .data_type(time_type.clone())
+        .build()
+        .map_err(building)?;
+    Ok((Field::new(name, time_type.clone(), false), make_array(data)))
+}
+
+fn building(e: ArrowError) -> CoreError {
+    CoreError::Argument {
+        name: "data".into(),
+        message: format!("building the result failed: {e}"),
+    }
+}
 
 pub fn check_scale(scale: u32) -> PyResult<()> {
     if scale > 18 {

@@ -1,67 +1,145 @@
 //! Bindings for the transaction-log functions: summary, calibration/holdout, KPIs.
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_array::{ArrayRef, Int64Array};
 use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
 
-use super::columns::{batch, f64_column, money_values, par_take, row_column, Named, Transactions};
+use super::columns::{
+    batch, f64_column, id_column, money_values, row_column, time_column, Named, Transactions,
+};
+use super::errors::CustvalError;
 use super::gil;
-use crate::core::aggregate::{self, Aggregate};
+use crate::core::aggregate::{self, Aggregate, Options, Stream};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::kpis::Kpis;
 use crate::core::period::Freq;
 use crate::core::summary::{self, Money, MoneyKind, MEAN_EXTRA_SCALE};
 
-/// Per-customer RFM summary. Returns (batch, rows after observation_end).
+/// The per-customer state of a log given as batches, and what its output needs.
+struct Fed {
+    aggregate: Aggregate,
+    options: Options,
+    /// Types of the customer and (local) time arrays the kernel read.
+    id_type: DataType,
+    time_type: DataType,
+    with_money: bool,
+    with_cost: bool,
+}
+
+/// Types of the customer, time and amount arrays of a batch.
+type Types = (DataType, DataType, Option<DataType>);
+
+/// One batch of columns as Python passes it: customer, time, amount, order, cost.
+type Batch = (Named, Named, Option<Named>, Option<Named>, Option<Named>);
+
+/// Aggregates the batches Python yields (one table, or the record batches of files), each
+/// in turn and dropped before the next is read. `None` when a log of several batches is not
+/// in period order within customers: only the whole log read at once can summarise it.
+fn aggregate_batches(
+    py: Python<'_>,
+    batches: &Bound<'_, PyAny>,
+    rows: usize,
+    freq: Freq,
+    scale: u32,
+    window: impl Fn(&mut Options),
+) -> PyResult<Option<Fed>> {
+    let mut batches = batches.try_iter()?;
+    let mut stream = Stream::new(rows);
+    let mut first: Option<(Options, Types)> = None;
+    while let Some(batch) = batches.next() {
+        let (customer, time, amount, order, cost): Batch = batch?.extract()?;
+        let transactions = Transactions::new(customer, time, amount, order, cost)?;
+        let (columns, mut options) = transactions.columns(freq, scale)?;
+        window(&mut options);
+        let types = transactions.types();
+        match &first {
+            None => first = Some((options.clone(), types.clone())),
+            Some((_, (_, time_type, amount_type))) => {
+                if (time_type, amount_type) != (&types.1, &types.2) {
+                    return Err(CustvalError::new_err(
+                        "record batches differ in their time or amount types",
+                    ));
+                }
+            }
+        }
+        if !gil::run(py, || stream.feed(&columns, &options))? {
+            if stream.rows() > 0 || batches.next().is_some() {
+                return Ok(None);
+            }
+            let aggregate = gil::run(py, || aggregate::aggregate_unordered(&columns, &options))?;
+            return Ok(Some(Fed::new(aggregate, options, types)));
+        }
+    }
+    let Some((options, types)) = first else {
+        return Err(CustvalError::new_err("no batch of transactions was given"));
+    };
+    let aggregate = gil::run(py, || stream.finish(&options))?;
+    Ok(Some(Fed::new(aggregate, options, types)))
+}
+
+impl Fed {
+    fn new(
+        aggregate: Aggregate,
+        options: Options,
+        (id_type, time_type, amount_type): Types,
+    ) -> Fed {
+        Fed {
+            aggregate,
+            with_money: amount_type.is_some(),
+            with_cost: !options.cost_name.is_empty(),
+            options,
+            id_type,
+            time_type,
+        }
+    }
+}
+
+/// (batch, rows after observation_end, latest time used).
+type SummaryOut<'py> = (Bound<'py, PyAny>, u64, Option<i64>);
+
+/// Per-customer RFM summary of the batches. Returns (batch, rows after observation_end,
+/// latest time used), or `None` when the batches are out of period order.
 #[pyfunction]
-#[pyo3(signature = (customer, time, amount, order, *, freq, freq_multiplier, scale, observation_end, include_first, decimal))]
+#[pyo3(signature = (batches, *, rows, freq, freq_multiplier, scale, observation_end, include_first, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn rfm_summary<'py>(
     py: Python<'py>,
-    customer: Named,
-    time: Named,
-    amount: Option<Named>,
-    order: Option<Named>,
+    batches: &Bound<'py, PyAny>,
+    rows: usize,
     freq: &str,
     freq_multiplier: f64,
     scale: u32,
     observation_end: Option<i64>,
     include_first: bool,
     decimal: bool,
-) -> PyResult<(Bound<'py, PyAny>, u64)> {
+) -> PyResult<Option<SummaryOut<'py>>> {
     let freq = Freq::parse(freq)?;
-    let transactions = Transactions::new(customer, time, amount, order, None)?;
-    let (columns, mut options) = transactions.columns(freq, scale)?;
-    options.end = observation_end;
-    let with_money = columns.amounts.is_some();
-    let (out, rows_after_end) = gil::run(py, || {
-        let aggregate = aggregate::aggregate(&columns, &options)?;
-        let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
+    let window = |options: &mut Options| options.end = observation_end;
+    let Some(fed) = aggregate_batches(py, batches, rows, freq, scale, window)? else {
+        return Ok(None);
+    };
+    let (out, rows_after_end, max_time) = gil::run(py, || {
+        let Fed {
+            aggregate, options, ..
+        } = &fed;
+        let end_period = summary::end_period(aggregate, &options.periodizer, observation_end)?;
         let result = summary::rfm_summary(
-            &aggregate,
+            aggregate,
             end_period,
             freq_multiplier,
             include_first,
             money_kind(decimal),
             options.scale,
         );
-        let rows_after_end = aggregate.rows_after_end;
-        drop(aggregate);
-        check_money_digits(with_money, result.too_large, &options.amount_name)?;
+        check_money_digits(fed.with_money, result.too_large, &options.amount_name)?;
+        let everyone: Vec<u32> = (0..aggregate.len() as u32).collect();
         let scale = options.scale;
         let mean_scale = scale + MEAN_EXTRA_SCALE;
-        // The ids and first/last purchase times of each customer, gathered from the arrays
-        // the kernel read (Python uses them when those match the original column types).
-        let (ids, times) = transactions.customer_and_time();
-        let gathered = |name: &str, array: ArrayRef| {
-            (Field::new(name, array.data_type().clone(), false), array)
-        };
         let mut out = vec![
-            gathered("ids", par_take(ids, &result.first_row)?),
-            gathered("first_time", par_take(times, &result.min_row)?),
-            gathered("last_time", par_take(times, &result.max_row)?),
-            row_column("first_row", result.first_row),
+            id_column(aggregate.ids(&everyone), &fed.id_type)?,
+            time_column("first_time", result.first_time, &fed.time_type)?,
+            time_column("last_time", result.last_time, &fed.time_type)?,
             row_column("min_row", result.min_row),
             row_column("max_row", result.max_row),
             f64_column("frequency", result.frequency),
@@ -70,7 +148,7 @@ pub fn rfm_summary<'py>(
         ];
         push_money(
             &mut out,
-            with_money,
+            fed.with_money,
             "monetary_value",
             result.monetary_value,
             mean_scale,
@@ -79,63 +157,67 @@ pub fn rfm_summary<'py>(
             Field::new("n_orders", DataType::Int64, false),
             Arc::new(Int64Array::from(result.n_orders)) as ArrayRef,
         ));
-        push_money(&mut out, with_money, "revenue", result.revenue, scale)?;
-        push_money(&mut out, with_money, "aov", result.aov, mean_scale)?;
-        Ok((out, rows_after_end))
+        push_money(&mut out, fed.with_money, "revenue", result.revenue, scale)?;
+        push_money(&mut out, fed.with_money, "aov", result.aov, mean_scale)?;
+        Ok((out, aggregate.rows_after_end, aggregate.max_time))
     })?;
-    Ok((batch(py, out)?, rows_after_end))
+    Ok(Some((batch(py, out)?, rows_after_end, max_time)))
 }
 
-/// Calibration/holdout table. Returns (batch, rows after observation_end, customers first
-/// seen in the holdout, duration_holdout).
+/// (batch, rows after observation_end, customers first seen in the holdout, latest time used).
+type HoldoutOut<'py> = (Bound<'py, PyAny>, u64, u64, Option<i64>);
+
+/// Calibration/holdout table of the batches. Returns (batch, rows after observation_end,
+/// customers first seen in the holdout, latest time used), or `None` when the batches are out
+/// of period order.
 #[pyfunction]
-#[pyo3(signature = (customer, time, amount, order, *, freq, freq_multiplier, scale, calibration_end, observation_end, decimal))]
+#[pyo3(signature = (batches, *, rows, freq, freq_multiplier, scale, calibration_end, observation_end, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn calibration_holdout<'py>(
     py: Python<'py>,
-    customer: Named,
-    time: Named,
-    amount: Option<Named>,
-    order: Option<Named>,
+    batches: &Bound<'py, PyAny>,
+    rows: usize,
     freq: &str,
     freq_multiplier: f64,
     scale: u32,
     calibration_end: i64,
     observation_end: Option<i64>,
     decimal: bool,
-) -> PyResult<(Bound<'py, PyAny>, u64, u64, f64)> {
+) -> PyResult<Option<HoldoutOut<'py>>> {
     let freq = Freq::parse(freq)?;
-    let transactions = Transactions::new(customer, time, amount, order, None)?;
-    let (columns, mut options) = transactions.columns(freq, scale)?;
-    options.end = observation_end;
-    options.split = Some(options.periodizer.period(calibration_end));
-    let with_money = columns.amounts.is_some();
-    let (out, rows_after_end, holdout_only, duration_holdout) = gil::run(py, || {
-        let aggregate = aggregate::aggregate(&columns, &options)?;
-        let end_period = summary::end_period(&aggregate, &options.periodizer, observation_end)?;
+    let window = |options: &mut Options| {
+        options.end = observation_end;
+        options.split = Some(options.periodizer.period(calibration_end));
+    };
+    let Some(fed) = aggregate_batches(py, batches, rows, freq, scale, window)? else {
+        return Ok(None);
+    };
+    let (out, rows_after_end, holdout_only, max_time) = gil::run(py, || {
+        let Fed {
+            aggregate, options, ..
+        } = &fed;
+        let end_period = summary::end_period(aggregate, &options.periodizer, observation_end)?;
         let split = options.split.unwrap_or(end_period);
         let result = summary::calibration_holdout(
-            &aggregate,
+            aggregate,
             split,
             end_period,
             freq_multiplier,
             money_kind(decimal),
             options.scale,
         )?;
-        let rows_after_end = aggregate.rows_after_end;
-        drop(aggregate);
-        check_money_digits(with_money, result.too_large, &options.amount_name)?;
+        check_money_digits(fed.with_money, result.too_large, &options.amount_name)?;
         let scale = options.scale + MEAN_EXTRA_SCALE;
-        let n = result.first_row.len();
+        let n = result.positions.len();
         let mut out = vec![
-            row_column("first_row", result.first_row),
+            id_column(aggregate.ids(&result.positions), &fed.id_type)?,
             f64_column("frequency_cal", result.frequency_cal),
             f64_column("recency_cal", result.recency_cal),
             f64_column("T_cal", result.t_cal),
         ];
         push_money(
             &mut out,
-            with_money,
+            fed.with_money,
             "monetary_value_cal",
             result.monetary_value_cal,
             scale,
@@ -143,7 +225,7 @@ pub fn calibration_holdout<'py>(
         out.push(f64_column("frequency_holdout", result.frequency_holdout));
         push_money(
             &mut out,
-            with_money,
+            fed.with_money,
             "monetary_value_holdout",
             result.monetary_value_holdout,
             scale,
@@ -154,17 +236,17 @@ pub fn calibration_holdout<'py>(
         ));
         Ok((
             out,
-            rows_after_end,
+            aggregate.rows_after_end,
             result.holdout_only,
-            result.duration_holdout,
+            aggregate.max_time,
         ))
     })?;
-    Ok((
+    Ok(Some((
         batch(py, out)?,
         rows_after_end,
         holdout_only,
-        duration_holdout,
-    ))
+        max_time,
+    )))
 }
 
 /// Adds a money column when the call has amounts.
@@ -204,39 +286,33 @@ fn check_money_digits(with_money: bool, too_large: u64, amount_name: &str) -> Co
 /// (customers, orders, revenue, repeat customers, cost, money scale, rows outside the window).
 type KpiTotals = (u64, u64, i128, u64, Option<i128>, u32, u64);
 
-/// KPI totals over [start, end]: (customers, orders, revenue, repeat customers, cost, scale,
-/// rows outside the window).
+/// KPI totals over [start, end] of the batches, or `None` when they are out of period order.
 #[pyfunction]
-#[pyo3(signature = (customer, time, amount, order, cost, *, scale, start, end))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (batches, *, rows, scale, start, end))]
 pub fn kpis(
     py: Python<'_>,
-    customer: Named,
-    time: Named,
-    amount: Option<Named>,
-    order: Option<Named>,
-    cost: Option<Named>,
+    batches: &Bound<'_, PyAny>,
+    rows: usize,
     scale: u32,
     start: Option<i64>,
     end: Option<i64>,
-) -> PyResult<KpiTotals> {
-    let transactions = Transactions::new(customer, time, amount, order, cost)?;
-    let (columns, mut options) = transactions.columns(Freq::Day, scale)?;
-    options.start = start;
-    options.end = end;
-    let with_cost = columns.costs.is_some();
-    let (kpis, outside) = gil::run(py, || {
-        let aggregate: Aggregate = aggregate::aggregate(&columns, &options)?;
-        let outside = aggregate.rows_before_start + aggregate.rows_after_end;
-        Ok((Kpis::from_aggregate(&aggregate, with_cost), outside))
-    })?;
-    Ok((
+) -> PyResult<Option<KpiTotals>> {
+    let window = |options: &mut Options| {
+        options.start = start;
+        options.end = end;
+    };
+    let Some(fed) = aggregate_batches(py, batches, rows, Freq::Day, scale, window)? else {
+        return Ok(None);
+    };
+    let aggregate = &fed.aggregate;
+    let kpis = gil::run(py, || Ok(Kpis::from_aggregate(aggregate, fed.with_cost)))?;
+    Ok(Some((
         kpis.customers,
         kpis.orders,
         kpis.revenue,
         kpis.repeat_customers,
         kpis.cost,
-        options.scale,
-        outside,
-    ))
+        fed.options.scale,
+        aggregate.rows_before_start + aggregate.rows_after_end,
+    )))
 }

@@ -49,6 +49,21 @@ impl Ids<'_> {
         self.len() == 0
     }
 
+    /// Rows `range` (string offsets keep pointing into the same values).
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        match *self {
+            Ids::Int(v) => Ids::Int(&v[range]),
+            Ids::Str { offsets, values } => Ids::Str {
+                offsets: &offsets[range.start..range.end + 1],
+                values,
+            },
+            Ids::LargeStr { offsets, values } => Ids::LargeStr {
+                offsets: &offsets[range.start..range.end + 1],
+                values,
+            },
+        }
+    }
+
     #[inline]
     fn bytes(&self, row: usize) -> &[u8] {
         match self {
@@ -116,6 +131,15 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        match *self {
+            Amounts::Int(v) => Amounts::Int(&v[range]),
+            Amounts::F64(v) => Amounts::F64(&v[range]),
+            Amounts::F32(v) => Amounts::F32(&v[range]),
+            Amounts::Decimal(v) => Amounts::Decimal(&v[range]),
+        }
+    }
+
     #[inline(always)]
     fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
         match self {
@@ -140,6 +164,18 @@ pub struct Columns<'a> {
     pub costs: Option<Amounts<'a>>,
 }
 
+impl Columns<'_> {
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        Columns {
+            ids: self.ids.slice(range.clone()),
+            times: &self.times[range.clone()],
+            amounts: self.amounts.map(|a| a.slice(range.clone())),
+            orders: self.orders.map(|o| &o[range.clone()]),
+            costs: self.costs.map(|c| c.slice(range)),
+        }
+    }
+}
+
 /// What to aggregate.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -161,6 +197,8 @@ pub struct Options {
 /// One customer's aggregated state, as consumers read it. Rows are global row indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Customer {
+    /// [`Tx::key`]: for integer ids, the id itself (see [`unmix`]).
+    pub key: u64,
     /// Smallest row index: gives the output order (first appearance) and the id.
     pub first_row: u32,
     /// Row of the earliest (latest) transaction, ties to the smaller row.
@@ -227,8 +265,60 @@ struct Part {
     calibration: Vec<Calibration>,
     /// Local index → exact sums, for the rare customers beyond `i64`.
     wide: HashMap<u32, WideSums, FixedState>,
+    /// String ids of the customers (empty for integer ids).
+    names: Names,
     rows_used: u64,
     overflows: u64,
+}
+
+/// The string ids of one partition's customers, each stored once when first met, so that
+/// later rows (of any batch) compare against them and the result can name its customers
+/// without the input.
+#[derive(Debug, Default)]
+struct Names {
+    /// Each id as a little-endian `u32` length, then its bytes.
+    bytes: Vec<u8>,
+    /// Local index → where its id starts in `bytes`.
+    at: Vec<u32>,
+    /// Set when `bytes` would outgrow `u32` offsets (ids not stored from then on).
+    full: bool,
+}
+
+impl Names {
+    /// Stores `name` for the next local index; returns where it starts.
+    fn push(&mut self, name: &[u8]) -> u32 {
+        let at = self.bytes.len();
+        if at + 4 + name.len() > u32::MAX as usize {
+            self.full = true;
+            self.at.push(0);
+            return 0;
+        }
+        self.bytes
+            .extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(name);
+        self.at.push(at as u32);
+        at as u32
+    }
+
+    #[inline]
+    fn get(&self, at: u32) -> &[u8] {
+        let at = at as usize;
+        let b = &self.bytes[at..at + 4];
+        let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        &self.bytes[at + 4..at + 4 + len]
+    }
+
+    #[inline]
+    fn of(&self, index: usize) -> &[u8] {
+        self.get(self.at[index])
+    }
+
+    #[inline]
+    fn prefetch(&self, at: u32) {
+        if let Some(byte) = self.bytes.get(at as usize) {
+            prefetch(byte);
+        }
+    }
 }
 
 impl Part {
@@ -249,6 +339,7 @@ impl Part {
             None => (s.periods, s.last_period as i64, revenue),
         };
         Customer {
+            key: s.key,
             first_row: s.first_row,
             min_row: s.min_row,
             max_row: s.max_row,
@@ -283,6 +374,19 @@ pub struct Aggregate {
     pub min_time: Option<i64>,
     /// Sum of `Columns::costs` over the rows used, in minor units.
     pub cost: i128,
+    /// Whether customer ids are strings.
+    strings: bool,
+}
+
+/// Customer ids of a result, as the kernel read them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CustomerIds {
+    Int(Vec<i64>),
+    /// UTF-8 bytes and Arrow-style offsets.
+    Str {
+        offsets: Vec<i64>,
+        values: Vec<u8>,
+    },
 }
 
 impl Aggregate {
@@ -339,6 +443,52 @@ impl Aggregate {
         })
     }
 
+    /// The ids of the customers at `positions`, recovered from the state alone (integer ids
+    /// from their key, strings from the partition's names), so the input is not needed.
+    pub fn ids(&self, positions: &[u32]) -> CustomerIds {
+        let at = |position: u32| split_key(self.order[position as usize]);
+        if !self.strings {
+            return CustomerIds::Int(
+                positions
+                    .par_iter()
+                    .map(|&position| {
+                        let (p, i) = at(position);
+                        unmix(self.parts[p].states[i].key)
+                    })
+                    .collect(),
+            );
+        }
+        let name = |position: u32| {
+            let (p, i) = at(position);
+            self.parts[p].names.of(i)
+        };
+        let chunks: Vec<(Vec<i64>, Vec<u8>)> = positions
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut lengths = Vec::with_capacity(chunk.len());
+                let mut values = Vec::new();
+                for &position in chunk {
+                    let bytes = name(position);
+                    values.extend_from_slice(bytes);
+                    lengths.push(bytes.len() as i64);
+                }
+                (lengths, values)
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(positions.len() + 1);
+        let mut values = Vec::with_capacity(chunks.iter().map(|c| c.1.len()).sum());
+        let mut end = 0i64;
+        offsets.push(end);
+        for (lengths, bytes) in chunks {
+            for length in lengths {
+                end += length;
+                offsets.push(end);
+            }
+            values.extend_from_slice(&bytes);
+        }
+        CustomerIds::Str { offsets, values }
+    }
+
     /// The earliest first-purchase period, if any customer.
     pub fn first_period(&self) -> Option<i64> {
         self.min_time.map(|time| self.periodizer.period(time))
@@ -361,48 +511,121 @@ fn block_rows(rows: usize) -> usize {
 pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
     check_rows(columns, n)?;
-    let bits = partition_bits(n);
-    match aggregate_streaming(columns, options, n, bits, block_rows(n))? {
-        Some(aggregate) => Ok(aggregate),
-        None => aggregate_sorted(columns, options, n, bits),
+    let mut stream = Stream::new(n);
+    if stream.feed_blocks(columns, options, block_rows(n))? {
+        stream.finish(options)
+    } else {
+        aggregate_sorted(columns, options, n, partition_bits(n))
     }
 }
 
-/// `None` when the log is not in period order within customers.
-fn aggregate_streaming(
-    columns: &Columns,
-    options: &Options,
-    n: usize,
+/// [`aggregate`] for a log known to be out of period order within customers.
+pub fn aggregate_unordered(columns: &Columns, options: &Options) -> Result<Aggregate> {
+    let n = columns.times.len();
+    check_rows(columns, n)?;
+    aggregate_sorted(columns, options, n, partition_bits(n))
+}
+
+/// Per-customer state built from batches of rows fed in log order (record batches of a file,
+/// blocks of a table): each batch is aggregated into the running state and then no longer
+/// needed, so memory stays O(batch + customers) however long the log. Rows are numbered
+/// across batches.
+pub struct Stream {
+    parts: Vec<PartitionState>,
     bits: u32,
-    block_rows: usize,
-) -> Result<Option<Aggregate>> {
-    let mut parts: Vec<PartitionState> =
-        (0..1usize << bits).map(|_| PartitionState::new()).collect();
-    let mut block = Buffers::default();
-    let mut totals = Counts::new();
-    for start in (0..n).step_by(block_rows) {
-        let range = start..n.min(start + block_rows);
-        block.fill(columns, options, range, bits);
-        check_money(&block.counts, options)?;
-        check_period_range(&block.counts, options)?;
-        totals.add(&block.counts);
-        let block = &block;
-        let in_order: Vec<bool> = parts
-            .par_iter_mut()
-            .enumerate()
-            .map(|(p, state)| {
-                block
-                    .partition(p)
-                    .all(|txs| state.consume(columns, options, txs))
-            })
-            .collect();
-        if in_order.contains(&false) {
-            return Ok(None);
+    block: Buffers,
+    totals: Counts,
+    rows: usize,
+    /// Whether ids are strings, once the first batch said.
+    strings: Option<bool>,
+}
+
+impl Stream {
+    /// A stream of about `rows` rows in all (it sizes the partitions; any count works).
+    pub fn new(rows: usize) -> Stream {
+        let bits = partition_bits(rows);
+        Stream {
+            parts: (0..1usize << bits).map(|_| PartitionState::new()).collect(),
+            bits,
+            block: Buffers::default(),
+            totals: Counts::new(),
+            rows: 0,
+            strings: None,
         }
     }
-    check_money(&totals, options)?;
-    let parts = parts.into_iter().map(|state| state.part).collect();
-    merge(parts, &totals, options, n).map(Some)
+
+    /// Rows fed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds the next batch. `Ok(false)` when some customer's periods went backwards: the log
+    /// is not in period order, the stream is unusable, and only [`aggregate`] over the whole
+    /// log can summarise it.
+    pub fn feed(&mut self, columns: &Columns, options: &Options) -> Result<bool> {
+        let n = columns.times.len();
+        self.feed_blocks(columns, options, block_rows(n))
+    }
+
+    fn feed_blocks(&mut self, columns: &Columns, options: &Options, block: usize) -> Result<bool> {
+        let n = columns.times.len();
+        check_lengths(columns, n)?;
+        if self.rows + n > u32::MAX as usize {
+            return Err(too_many_rows(self.rows + n));
+        }
+        let strings = !matches!(columns.ids, Ids::Int(_));
+        if *self.strings.get_or_insert(strings) != strings {
+            return Err(CoreError::Argument {
+                name: "data".into(),
+                message: "customer ids change between integers and strings".into(),
+            });
+        }
+        for start in (0..n).step_by(block.max(1)) {
+            let rows = columns.slice(start..n.min(start + block));
+            self.block.fill(&rows, options, self.bits);
+            check_money(&self.block.counts, options)?;
+            check_period_range(&self.block.counts, options)?;
+            self.totals.add(&self.block.counts);
+            let base = (self.rows + start) as u32;
+            let buffers = &self.block;
+            let in_order: Vec<bool> = self
+                .parts
+                .par_iter_mut()
+                .enumerate()
+                .map(|(p, state)| {
+                    buffers
+                        .partition(p)
+                        .all(|txs| state.consume(&rows, options, txs, base))
+                })
+                .collect();
+            if in_order.contains(&false) {
+                return Ok(false);
+            }
+            if self.parts.iter().any(|p| p.part.names.full) {
+                return Err(CoreError::Argument {
+                    name: "data".into(),
+                    message: "customer ids take more than 4 GiB in one partition".into(),
+                });
+            }
+        }
+        self.rows += n;
+        Ok(true)
+    }
+
+    /// The per-customer state of every row fed.
+    pub fn finish(self, options: &Options) -> Result<Aggregate> {
+        check_money(&self.totals, options)?;
+        let parts = self.parts.into_iter().map(|state| state.part).collect();
+        let strings = self.strings.unwrap_or(false);
+        merge(parts, &self.totals, options, self.rows, strings)
+    }
+}
+
+fn too_many_rows(n: usize) -> CoreError {
+    CoreError::Argument {
+        name: "data".into(),
+        message: format!("{n} rows exceed the 4,294,967,295-row limit of one call"),
+    }
 }
 
 /// The whole input scattered at once; partitions out of period order are sorted first.
@@ -420,16 +643,20 @@ fn aggregate_sorted(
         .into_par_iter()
         .map(|txs| aggregate_partition(columns, options, txs))
         .collect();
-    merge(parts, &scattered.counts, options, n)
+    if parts.iter().any(|p| p.names.full) {
+        return Err(CoreError::Argument {
+            name: "data".into(),
+            message: "customer ids take more than 4 GiB in one partition".into(),
+        });
+    }
+    let strings = !matches!(columns.ids, Ids::Int(_));
+    merge(parts, &scattered.counts, options, n, strings)
 }
 
 fn check_rows(columns: &Columns, n: usize) -> Result<()> {
     check_lengths(columns, n)?;
     if n > u32::MAX as usize {
-        return Err(CoreError::Argument {
-            name: "data".into(),
-            message: format!("{n} rows exceed the 4,294,967,295-row limit of one call"),
-        });
+        return Err(too_many_rows(n));
     }
     Ok(())
 }
@@ -512,6 +739,29 @@ fn mix(id: i64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// The multiplicative inverse of an odd `c` modulo 2^64 (Newton's iteration: each step
+/// doubles the correct low bits, from 3).
+const fn inverse(c: u64) -> u64 {
+    let mut x = c;
+    let mut step = 0;
+    while step < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(c.wrapping_mul(x)));
+        step += 1;
+    }
+    x
+}
+
+/// The integer id whose [`mix`] is `key`.
+pub fn unmix(key: u64) -> i64 {
+    // `h ^= h >> 33` is its own inverse, as 33 ≥ 64 / 2.
+    let mut h = key ^ (key >> 33);
+    h = h.wrapping_mul(inverse(0xc4ce_b9fe_1a85_ec53));
+    h ^= h >> 33;
+    h = h.wrapping_mul(inverse(0xff51_afd7_ed55_8ccd));
+    h ^= h >> 33;
+    (h ^ HASH_SEED) as i64
 }
 
 /// One transaction copied into its partition, so the aggregation pass reads sequentially
@@ -899,13 +1149,9 @@ fn stream_fence() {
 }
 
 impl Buffers {
-    fn fill(
-        &mut self,
-        columns: &Columns,
-        options: &Options,
-        range: std::ops::Range<usize>,
-        bits: u32,
-    ) {
+    /// Scatters all rows of `columns` (rows numbered from 0).
+    fn fill(&mut self, columns: &Columns, options: &Options, bits: u32) {
+        let range = 0..columns.times.len();
         let parts = 1usize << bits;
         let chunk = chunk_rows(range.len());
         let tasks = range.len().div_ceil(chunk);
@@ -996,15 +1242,16 @@ struct Slot {
     key: u64,
     /// Local index; [`EMPTY`] for a free slot.
     index: u32,
-    /// A row of this customer, so its string id can be prefetched from the slot alone.
-    row: u32,
+    /// Where the customer's string id starts in its partition's [`Names`] (0 for integer
+    /// ids), so it can be prefetched and compared from the slot alone.
+    name: u32,
 }
 
 const EMPTY: u32 = u32::MAX;
 const EMPTY_SLOT: Slot = Slot {
     key: 0,
     index: EMPTY,
-    row: 0,
+    name: 0,
 };
 
 impl KeyTable {
@@ -1025,9 +1272,9 @@ impl KeyTable {
         prefetch(&self.slots[key as usize & self.mask()]);
     }
 
-    /// The slot under `key` whose index satisfies `same`.
+    /// The slot under `key` that satisfies `same`.
     #[inline]
-    fn find(&self, key: u64, same: impl Fn(u32) -> bool) -> Option<Slot> {
+    fn find(&self, key: u64, same: impl Fn(&Slot) -> bool) -> Option<Slot> {
         let mask = self.mask();
         let mut at = key as usize & mask;
         loop {
@@ -1035,7 +1282,7 @@ impl KeyTable {
             if slot.index == EMPTY {
                 return None;
             }
-            if slot.key == key && same(slot.index) {
+            if slot.key == key && same(&slot) {
                 return Some(slot);
             }
             at = (at + 1) & mask;
@@ -1043,11 +1290,11 @@ impl KeyTable {
     }
 
     /// Adds a key known to be absent.
-    fn insert(&mut self, key: u64, index: u32, row: u32) {
+    fn insert(&mut self, key: u64, index: u32, name: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        self.place(Slot { key, index, row });
+        self.place(Slot { key, index, name });
         self.len += 1;
     }
 
@@ -1089,28 +1336,44 @@ impl PartitionState {
         }
     }
 
-    /// Local index of the transaction's customer, inserting a new customer if needed.
+    /// Local index of the transaction's customer, inserting a new customer if needed; `row`
+    /// is the transaction's row in the whole log.
     #[inline]
-    fn find_or_insert(&mut self, ids: &Ids, tx: &Tx, period: i32, split: Option<i64>) -> usize {
-        let states = &mut self.part.states;
-        let found = match ids {
-            Ids::Int(_) => self.table.find(tx.key, |_| true),
-            _ => self.table.find(tx.key, |i| {
-                ids.same(states[i as usize].first_row as usize, tx.row as usize)
-            }),
+    fn find_or_insert(
+        &mut self,
+        ids: &Ids,
+        tx: &Tx,
+        row: u32,
+        period: i32,
+        split: Option<i64>,
+    ) -> usize {
+        let names = &mut self.part.names;
+        let (found, name) = match ids {
+            Ids::Int(_) => (self.table.find(tx.key, |_| true), &[][..]),
+            _ => {
+                let name = ids.bytes(tx.row as usize);
+                let found = self.table.find(tx.key, |slot| names.get(slot.name) == name);
+                (found, name)
+            }
         };
         if let Some(slot) = found {
             return slot.index as usize;
         }
+        let states = &mut self.part.states;
         let i = states.len();
-        self.table.insert(tx.key, i as u32, tx.row);
+        let at = if matches!(ids, Ids::Int(_)) {
+            0
+        } else {
+            names.push(name)
+        };
+        self.table.insert(tx.key, i as u32, at);
         states.push(State {
             key: tx.key,
             min_time: tx.time,
             max_time: tx.time,
-            first_row: tx.row,
-            min_row: tx.row,
-            max_row: tx.row,
+            first_row: row,
+            min_row: row,
+            max_row: row,
             periods: 1,
             last_period: period,
             ..State::default()
@@ -1125,12 +1388,11 @@ impl PartitionState {
         i
     }
 
-    /// Starts loading what the coming rows will touch, in stages so that each load finds the
-    /// previous one in cache: the table slot of the row 2·LOOKAHEAD on; the state of the row
-    /// LOOKAHEAD on (string ids: also its bytes and where its customer's first string starts);
-    /// for string ids, the first string's bytes of the row LOOKAHEAD/2 on. Returns the index
-    /// found for row `i` when it was LOOKAHEAD on (`EMPTY` if none): for integer ids it is
-    /// final, as indices never move.
+    /// Starts loading what the coming rows will touch, in two stages so that each load finds
+    /// the previous one in cache: the table slot of the row 2·LOOKAHEAD on (string ids: and
+    /// where its string starts); the state of the row LOOKAHEAD on (string ids: and its string
+    /// and its customer's stored one). Returns the index found for row `i` when it was
+    /// LOOKAHEAD on (`EMPTY` if none): for integer ids it is final, as indices never move.
     #[inline]
     fn look_ahead(
         &self,
@@ -1146,12 +1408,6 @@ impl PartitionState {
                 ids.prefetch_offset(far.row as usize);
             }
         }
-        if strings && txs.get(i + LOOKAHEAD / 2).is_some() {
-            let index = found_ahead[(i + LOOKAHEAD / 2) % LOOKAHEAD];
-            if index != EMPTY {
-                ids.prefetch_bytes(self.part.states[index as usize].first_row as usize);
-            }
-        }
         let known = found_ahead[i % LOOKAHEAD];
         found_ahead[i % LOOKAHEAD] = EMPTY;
         if let Some(near) = txs.get(i + LOOKAHEAD) {
@@ -1159,7 +1415,7 @@ impl PartitionState {
                 prefetch(&self.part.states[slot.index as usize]);
                 if strings {
                     ids.prefetch_bytes(near.row as usize);
-                    ids.prefetch_offset(slot.row as usize);
+                    self.part.names.prefetch(slot.name);
                 }
                 found_ahead[i % LOOKAHEAD] = slot.index;
             }
@@ -1168,20 +1424,20 @@ impl PartitionState {
     }
 
     /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
-    /// backwards.
-    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx]) -> bool {
+    /// backwards. `txs` index rows of `columns`, which start at row `base` of the whole log.
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
         let ints = matches!(columns.ids, Ids::Int(_));
         let mut found_ahead = [EMPTY; LOOKAHEAD];
         for (i, tx) in txs.iter().enumerate() {
             let known = self.look_ahead(&columns.ids, txs, i, &mut found_ahead);
-            let (row, time) = (tx.row, tx.time);
+            let (row, time) = (base + tx.row, tx.time);
             let amount = tx.amount(columns, options);
             // In range: `check_period_range` ran on these rows.
             let period = options.periodizer.period(time) as i32;
             let index = if ints && known != EMPTY {
                 known as usize
             } else {
-                self.find_or_insert(&columns.ids, tx, period, options.split)
+                self.find_or_insert(&columns.ids, tx, row, period, options.split)
             };
             let part = &mut self.part;
             part.rows_used += 1;
@@ -1212,7 +1468,7 @@ impl PartitionState {
                 None => 1,
                 Some(orders) => u32::from(
                     self.seen_orders
-                        .insert((index as u32, orders[row as usize])),
+                        .insert((index as u32, orders[tx.row as usize])),
                 ),
             };
             // Periods arrive in order, so the first period lasts while only one is counted.
@@ -1295,7 +1551,9 @@ impl Part {
 /// order.
 fn stream_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Option<Part> {
     let mut state = PartitionState::new();
-    state.consume(columns, options, txs).then_some(state.part)
+    state
+        .consume(columns, options, txs, 0)
+        .then_some(state.part)
 }
 
 /// (partition, local index) of an `Aggregate::order` entry.
@@ -1338,7 +1596,13 @@ fn first_appearance_order(parts: &[Part], rows: usize) -> Vec<u64> {
     order
 }
 
-fn merge(parts: Vec<Part>, counts: &Counts, options: &Options, rows: usize) -> Result<Aggregate> {
+fn merge(
+    parts: Vec<Part>,
+    counts: &Counts,
+    options: &Options,
+    rows: usize,
+    strings: bool,
+) -> Result<Aggregate> {
     let overflows: u64 = parts.iter().map(|p| p.overflows).sum();
     if overflows > 0 {
         return Err(CoreError::Data {
@@ -1358,6 +1622,7 @@ fn merge(parts: Vec<Part>, counts: &Counts, options: &Options, rows: usize) -> R
         min_time: counts.time_range().map(|(lo, _)| lo),
         max_time: counts.time_range().map(|(_, hi)| hi),
         cost: counts.cost,
+        strings,
     })
 }
 
@@ -1423,9 +1688,11 @@ mod tests {
                 costs: None,
             };
             let run = |block_rows| {
-                aggregate_streaming(&columns, &options, times.len(), bits, block_rows)
-                    .expect("aggregates")
-                    .expect("sorted log streams")
+                let mut stream = Stream::new(times.len());
+                assert!(stream
+                    .feed_blocks(&columns, &options, block_rows)
+                    .expect("aggregates"));
+                stream.finish(&options).expect("aggregates")
             };
             let whole = run(usize::MAX / 2);
             assert_eq!(whole.len(), 3_000);
@@ -1442,7 +1709,73 @@ mod tests {
             let sorted =
                 aggregate_sorted(&columns, &options, times.len(), bits).expect("aggregates");
             assert_eq!(sorted.customers(), whole.customers());
+            // Separate batches (as record batches of a file arrive) number rows across them.
+            let mut batches = Stream::new(1_000);
+            for start in (0..times.len()).step_by(7_777) {
+                let batch = columns.slice(start..times.len().min(start + 7_777));
+                assert!(batches.feed(&batch, &options).expect("aggregates"));
+            }
+            assert_eq!(batches.rows(), times.len());
+            let batched = batches.finish(&options).expect("aggregates");
+            assert_eq!(batched.customers(), whole.customers());
+            let everyone: Vec<u32> = (0..whole.len() as u32).collect();
+            assert_eq!(batched.ids(&everyone), whole.ids(&everyone));
+            assert_eq!(sorted.ids(&everyone), whole.ids(&everyone));
         }
+    }
+
+    #[test]
+    fn ids_come_back_from_the_state() {
+        for id in [0, 1, -1, 42, i64::MIN, i64::MAX, 0x1234_5678_9abc] {
+            assert_eq!(unmix(mix(id)), id);
+        }
+        let (ids, times, _) = sorted_log(5_000, 300);
+        let (mut values, mut offsets) = (Vec::new(), vec![0i64]);
+        for id in &ids {
+            values.extend_from_slice(format!("customer {id}").as_bytes());
+            offsets.push(values.len() as i64);
+        }
+        let options = Options {
+            periodizer: Periodizer::new(crate::core::period::Freq::Day, TimeUnit::Second),
+            scale: 2,
+            start: None,
+            end: None,
+            split: None,
+            time_name: "timestamp".into(),
+            amount_name: String::new(),
+            cost_name: String::new(),
+        };
+        let mut first_seen: Vec<i64> = Vec::new();
+        for id in &ids {
+            if !first_seen.contains(id) {
+                first_seen.push(*id);
+            }
+        }
+        let positions: Vec<u32> = (0..first_seen.len() as u32).rev().collect();
+        let reversed: Vec<i64> = first_seen.iter().rev().copied().collect();
+        let columns = |ids| Columns {
+            ids,
+            times: &times,
+            amounts: None,
+            orders: None,
+            costs: None,
+        };
+        let ints = aggregate(&columns(Ids::Int(&ids)), &options).expect("aggregates");
+        assert_eq!(ints.ids(&positions), CustomerIds::Int(reversed.clone()));
+        let strings = Ids::LargeStr {
+            offsets: &offsets,
+            values: &values,
+        };
+        let named = aggregate(&columns(strings), &options).expect("aggregates");
+        let CustomerIds::Str { offsets, values } = named.ids(&positions) else {
+            panic!("string ids give strings");
+        };
+        let names: Vec<String> = offsets
+            .windows(2)
+            .map(|w| String::from_utf8(values[w[0] as usize..w[1] as usize].to_vec()).unwrap())
+            .collect();
+        let expected: Vec<String> = reversed.iter().map(|id| format!("customer {id}")).collect();
+        assert_eq!(names, expected);
     }
 
     #[test]

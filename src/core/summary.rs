@@ -74,9 +74,11 @@ const LIMIT_38_DIGITS: u128 = 100_000_000_000_000_000_000_000_000_000_000_000_00
 /// Columns of `rfm_summary`, one entry per customer in first-appearance order.
 #[derive(Debug)]
 pub struct Summary {
-    pub first_row: Vec<u32>,
+    /// Rows (of the whole log) of the first and last purchase, and their times.
     pub min_row: Vec<u32>,
     pub max_row: Vec<u32>,
+    pub first_time: Vec<i64>,
+    pub last_time: Vec<i64>,
     pub frequency: Vec<f64>,
     pub recency: Vec<f64>,
     pub t: Vec<f64>,
@@ -127,9 +129,10 @@ pub fn rfm_summary(
 ) -> Summary {
     let n = aggregate.len();
     let mut s = Summary {
-        first_row: vec![0; n],
         min_row: vec![0; n],
         max_row: vec![0; n],
+        first_time: vec![0; n],
+        last_time: vec![0; n],
         frequency: vec![0.0; n],
         recency: vec![0.0; n],
         t: vec![0.0; n],
@@ -142,9 +145,10 @@ pub fn rfm_summary(
     let mean_scale = scale + MEAN_EXTRA_SCALE;
     let offset = if include_first { 0 } else { 1 };
     let too_large = (
-        s.first_row.par_chunks_mut(CHUNK),
         s.min_row.par_chunks_mut(CHUNK),
         s.max_row.par_chunks_mut(CHUNK),
+        s.first_time.par_chunks_mut(CHUNK),
+        s.last_time.par_chunks_mut(CHUNK),
         s.frequency.par_chunks_mut(CHUNK),
         s.recency.par_chunks_mut(CHUNK),
         s.t.par_chunks_mut(CHUNK),
@@ -159,9 +163,10 @@ pub fn rfm_summary(
             |(
                 chunk,
                 (
-                    first_row,
                     min_row,
                     max_row,
+                    first_time,
+                    last_time,
                     frequency,
                     recency,
                     t,
@@ -173,11 +178,12 @@ pub fn rfm_summary(
             )| {
                 let start = chunk * CHUNK;
                 let mut too_large = 0u64;
-                aggregate.visit(start..start + first_row.len(), |position, c| {
+                aggregate.visit(start..start + min_row.len(), |position, c| {
                     let j = position - start;
-                    first_row[j] = c.first_row;
                     min_row[j] = c.min_row;
                     max_row[j] = c.max_row;
+                    first_time[j] = c.min_time;
+                    last_time[j] = c.max_time;
                     frequency[j] = (c.periods - offset) as f64;
                     recency[j] = (c.last_period - c.first_period) as f64 / multiplier;
                     t[j] = (end_period - c.first_period) as f64 / multiplier;
@@ -208,7 +214,8 @@ fn monetary(c: &Customer, include_first: bool) -> i128 {
 /// Columns of `calibration_holdout` for customers first seen in the calibration period.
 #[derive(Debug)]
 pub struct CalibrationHoldout {
-    pub first_row: Vec<u32>,
+    /// Positions of the customers kept, in first-appearance order (see [`Aggregate::ids`]).
+    pub positions: Vec<u32>,
     pub frequency_cal: Vec<f64>,
     pub recency_cal: Vec<f64>,
     pub t_cal: Vec<f64>,
@@ -247,7 +254,7 @@ pub fn calibration_holdout(
     let n = kept.len();
     let mean_scale = scale + MEAN_EXTRA_SCALE;
     let mut t = CalibrationHoldout {
-        first_row: vec![0; n],
+        positions: Vec::new(),
         frequency_cal: vec![0.0; n],
         recency_cal: vec![0.0; n],
         t_cal: vec![0.0; n],
@@ -260,7 +267,6 @@ pub fn calibration_holdout(
     };
     t.too_large = (
         kept.par_chunks(CHUNK),
-        t.first_row.par_chunks_mut(CHUNK),
         t.frequency_cal.par_chunks_mut(CHUNK),
         t.recency_cal.par_chunks_mut(CHUNK),
         t.t_cal.par_chunks_mut(CHUNK),
@@ -272,7 +278,6 @@ pub fn calibration_holdout(
         .map(
             |(
                 positions,
-                first_row,
                 frequency_cal,
                 recency_cal,
                 t_cal,
@@ -283,7 +288,6 @@ pub fn calibration_holdout(
                 let mut too_large = 0u64;
                 for (j, &position) in positions.iter().enumerate() {
                     let c = aggregate.customer(position as usize);
-                    first_row[j] = c.first_row;
                     frequency_cal[j] = (c.cal_periods - 1) as f64;
                     recency_cal[j] = (c.cal_last_period - c.first_period) as f64 / multiplier;
                     t_cal[j] = (split - c.first_period) as f64 / multiplier;
@@ -310,5 +314,6 @@ pub fn calibration_holdout(
             },
         )
         .sum();
+    t.positions = kept;
     Ok(t)
 }
