@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 
 import pandas as pd
@@ -10,6 +11,16 @@ import pyarrow as pa
 
 OUTPUTS = ("auto", "pandas", "polars", "arrow")
 METADATA_KEY = "custval"
+
+# polars frames hold no metadata of their own, so custval remembers the metadata of the polars
+# frames it returned, for as long as each lives (frames derived from them start without).
+_POLARS_METADATA: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}
+
+
+def _remember(frame: Any, metadata: dict[str, Any]) -> None:
+    key = id(frame)
+    forget = lambda _: _POLARS_METADATA.pop(key, None)  # noqa: E731
+    _POLARS_METADATA[key] = (weakref.ref(frame, forget), dict(metadata))
 
 
 def resolve(output: str, kind: str) -> str:
@@ -31,7 +42,9 @@ def convert(table: pa.Table, output: str, *, index: str | None, metadata: dict[s
     if output == "polars":
         import polars as pl
 
-        return pl.from_arrow(table)
+        frame = pl.from_arrow(table)
+        _remember(frame, metadata)
+        return frame
     frame = table.to_pandas(types_mapper=_pandas_types)
     if index is not None:
         frame = frame.set_index(index)
@@ -46,4 +59,7 @@ def metadata_of(frame: Any) -> dict[str, Any]:
     if isinstance(frame, pa.Table | pa.RecordBatch):
         raw = (frame.schema.metadata or {}).get(METADATA_KEY.encode())
         return json.loads(raw) if raw else {}
+    remembered = _POLARS_METADATA.get(id(frame))
+    if remembered is not None and remembered[0]() is frame:
+        return dict(remembered[1])
     return {}
