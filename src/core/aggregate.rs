@@ -4,7 +4,9 @@
 //! the input order), then every partition is aggregated independently with its own hash
 //! table: no locks, no per-row allocation. Distinct purchase periods are counted by streaming
 //! when each customer's periods arrive in order (the common, time-sorted log); a partition
-//! whose rows are out of order is sorted by period first.
+//! whose rows are out of order is sorted by period first. The state never points back into
+//! the input (string ids are copied once per customer), so a log can arrive as a [`Stream`]
+//! of batches that are dropped once aggregated.
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
@@ -199,7 +201,7 @@ pub struct Options {
 pub struct Customer {
     /// [`Tx::key`]: for integer ids, the id itself (see [`unmix`]).
     pub key: u64,
-    /// Smallest row index: gives the output order (first appearance) and the id.
+    /// Smallest row index: gives the output order (first appearance).
     pub first_row: u32,
     /// Row of the earliest (latest) transaction, ties to the smaller row.
     pub min_row: u32,
