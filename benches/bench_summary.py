@@ -3,14 +3,18 @@
 Run: python benches/bench_summary.py [--rows 1000000 10000000] [--skip-lifetimes]
 
 Every tool computes the same daily summary (frequency, recency, T, monetary_value) from a log
-already in memory; the script checks they agree, then prints seconds, ratios to custval and
-the peak memory each call added beyond the input (Linux VmHWM, reset before each call).
+already in memory, and custval and duckdb also from the same log in a Parquet file (custval
+streams its record batches); the script checks they agree, then prints seconds, ratios to
+custval and the peak memory each call added beyond the input (Linux VmHWM, reset before each
+call).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
+import tempfile
 import time
 import warnings
 
@@ -18,6 +22,7 @@ import custval
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 END = pd.Timestamp("2024-12-31")
 
@@ -99,11 +104,21 @@ def run_duckdb(table: pa.Table):
 
     con = duckdb.connect()
     con.register("log", table)
+    return _duckdb_summary(con, "log")
+
+
+def run_duckdb_file(path: str):
+    import duckdb
+
+    return _duckdb_summary(duckdb.connect(), f"read_parquet('{path}')")
+
+
+def _duckdb_summary(con, source: str):
     return con.execute(
         f"""
         WITH daily AS (
             SELECT customer_id, date_trunc('day', timestamp) AS day, sum(amount) AS amount
-            FROM log GROUP BY ALL
+            FROM {source} GROUP BY ALL
         ), ranked AS (
             SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS k FROM daily
         )
@@ -173,9 +188,12 @@ def as_frame(result) -> pd.DataFrame:
     return frame[["frequency", "recency", "T", "monetary_value"]].astype(float).sort_index()
 
 
-def bench(rows: int, customers: int, skip_lifetimes: bool, repeat: int) -> None:
+def bench(rows: int, customers: int, skip_lifetimes: bool, repeat: int, scratch: str) -> None:
     table = make_log(rows, customers)
     frame = table.to_pandas()
+    # The same log as a Parquet file (1M-row groups), summarised while streaming it.
+    parquet = os.path.join(scratch, f"log_{rows}.parquet")
+    pq.write_table(table, parquet, row_group_size=1_000_000)
     input_bytes = table.nbytes
     print(
         f"\n{rows:,} rows, {customers:,} customers (input {input_bytes / 2**20:.0f} MiB), "
@@ -193,7 +211,9 @@ def bench(rows: int, customers: int, skip_lifetimes: bool, repeat: int) -> None:
             run_custval,
             table.set_column(0, "customer_id", table.column("customer_id").cast(pa.string())),
         ),
+        ("custval (Parquet file)", run_custval, parquet),
         ("duckdb", run_duckdb, table),
+        ("duckdb (Parquet file)", run_duckdb_file, parquet),
         ("polars", run_polars, table),
         ("pandas", run_pandas, frame),
     ]
@@ -223,8 +243,9 @@ def main() -> None:
     parser.add_argument("--skip-lifetimes", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    for rows in args.rows:
-        bench(rows, rows // 10, args.skip_lifetimes, args.repeat)
+    with tempfile.TemporaryDirectory() as scratch:
+        for rows in args.rows:
+            bench(rows, rows // 10, args.skip_lifetimes, args.repeat, scratch)
 
 
 if __name__ == "__main__":

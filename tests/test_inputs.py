@@ -341,6 +341,14 @@ def test_files_are_aggregated_batch_by_batch(log, streamed, tmp_path):
         streamed["batches"] = 0
         assert call(path) == call(table), name
         assert streamed["batches"] >= table.num_rows // 2_000, name
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    third = table.num_rows // 3
+    for k in range(3):  # a glob of files in log order, each of several batches
+        pq.write_table(table.slice(k * third, third if k < 2 else None), parts / f"log-{k}.parquet")
+    streamed["batches"] = 0
+    assert calls["summary"](str(parts / "*.parquet")) == calls["summary"](table)
+    assert streamed["batches"] >= 3
     csv = tmp_path / "log.csv"
     pacsv.write_csv(table, csv)
     purchases = ["first_purchase", "last_purchase"]  # CSV reads nanoseconds
