@@ -320,6 +320,7 @@ def streamed(monkeypatch):
 
 def test_files_are_aggregated_batch_by_batch(log, streamed, tmp_path):
     table = log.append_column("shop", pa.array(np.arange(log.num_rows) % 3).cast(pa.string()))
+    table = table.append_column("cost", pc.multiply(table.column("amount"), 0.6))
     # Parquet stores seconds as milliseconds.
     at = table.schema.get_field_index("timestamp")
     table = table.set_column(at, "timestamp", table.column(at).cast(pa.timestamp("ms")))
@@ -332,7 +333,9 @@ def test_files_are_aggregated_batch_by_batch(log, streamed, tmp_path):
         "holdout": lambda data: custval.calibration_holdout(
             data, amount="amount", calibration_end="2024-06-30", output="arrow"
         ),
-        "kpis": lambda data: custval.kpis(data, amount="amount", order="order_id").to_dict(),
+        "kpis": lambda data: custval.kpis(
+            data, amount="amount", order="order_id", cost="cost", start="2023-06-01"
+        ).to_dict(),
         "string ids": lambda data: custval.rfm_summary(
             data, customer="shop", amount="amount", output="arrow"
         ),
