@@ -67,6 +67,7 @@ fn aggregate_batches(
             if stream.rows() > 0 || batches.next().is_some() {
                 return Ok(None);
             }
+            drop(stream); // The one batch is all the log: summarise it out of order instead.
             let aggregate = gil::run(py, || aggregate::aggregate_unordered(&columns, &options))?;
             return Ok(Some(Fed::new(aggregate, options, types)));
         }
