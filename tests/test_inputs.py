@@ -339,6 +339,12 @@ def test_files_are_aggregated_batch_by_batch(log, streamed, tmp_path):
         "string ids": lambda data: custval.rfm_summary(
             data, customer="shop", amount="amount", output="arrow"
         ),
+        "retention": lambda data: custval.retention(
+            data, amount="amount", order="order_id", output="arrow"
+        ),
+        "cohorts": lambda data: custval.cohorts(
+            data, customer="shop", amount="amount", value="revenue", output="arrow"
+        ),
     }
     for name, call in calls.items():
         streamed["batches"] = 0
@@ -401,6 +407,12 @@ def test_unsorted_files_are_read_whole(monkeypatch, tmp_path):
         custval._input, "_read_path", lambda *a: whole_reads.append(a) or read_path(*a)
     )
     out = custval.rfm_summary(path, amount="amount", output="arrow")
+    assert len(whole_reads) == 1
+    # Retention and cohorts take rows in any order: they stream even this file.
+    for metric in (custval.retention, custval.cohorts):
+        assert metric(path, amount="amount", output="arrow") == metric(
+            shuffled, amount="amount", output="arrow"
+        )
     assert len(whole_reads) == 1
     expected = custval.rfm_summary(shuffled, amount="amount", output="arrow")
     assert out.replace_schema_metadata(None).equals(expected.replace_schema_metadata(None))

@@ -19,13 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custval import _input, _native, _output
-from custval.exceptions import DataError
+from custval.exceptions import CustvalError, DataError
 from custval.summary import _check_money, rfm_summary
 
 _Z95 = 1.959963984540054
 
 
-def _period_starts(column: pa.ChunkedArray | pa.Array, tx: _input.Transactions) -> pa.Array:
+def _period_starts(
+    column: pa.ChunkedArray | pa.Array, tx: _input.Transactions | _input.FileLog
+) -> pa.Array:
     """Period starts (int64 in the time unit) as timestamps in the input's zone."""
     stamps = column.cast(pa.timestamp(tx.time_unit))
     if tx.timezone:
@@ -36,9 +38,7 @@ def _period_starts(column: pa.ChunkedArray | pa.Array, tx: _input.Transactions) 
 
 
 def _log(data: Any, customer: str, time: str, amount: str | None, order: str | None, dropna):
-    return _input.transactions(
-        data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
-    )
+    return _input.log(data, customer=customer, time=time, amount=amount, order=order, dropna=dropna)
 
 
 def retention(
@@ -124,10 +124,8 @@ def retention(
     window = _check_window(active_window)
     tx = _log(data, customer, time, amount, order, dropna)
     batch = _native.retention(
-        tx.native("customer"),
-        tx.native("time"),
-        tx.native("amount"),
-        tx.native("order"),
+        tx.batches(),
+        rows=tx.rows,
         freq=freq,
         scale=scale,
         active_window=window,
@@ -138,9 +136,9 @@ def retention(
     metadata = {
         "freq": freq,
         "active_window": window,
-        "rows_dropped_null": tx.source.dropped.get("nulls", 0),
+        "rows_dropped_null": tx.dropped.get("nulls", 0),
     }
-    kind = _output.resolve(output, tx.source.kind)
+    kind = _output.resolve(output, tx.kind)
     return _output.convert(table, kind, index="period", metadata=metadata)
 
 
@@ -207,12 +205,12 @@ def cohorts(
     decimal = _check_money(money)
     if value not in COHORT_VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
+    if value != "active" and value != "orders" and amount is None:
+        raise CustvalError(f"value={value!r} needs an amount column (amount=...)")
     tx = _log(data, customer, time, amount, order, dropna)
     batch = _native.cohorts(
-        tx.native("customer"),
-        tx.native("time"),
-        tx.native("amount"),
-        tx.native("order"),
+        tx.batches(),
+        rows=tx.rows,
         freq=freq,
         scale=scale,
         value=value,
@@ -225,9 +223,9 @@ def cohorts(
         "freq": freq,
         "value": value,
         "normalize": bool(normalize) and value == "active",
-        "rows_dropped_null": tx.source.dropped.get("nulls", 0),
+        "rows_dropped_null": tx.dropped.get("nulls", 0),
     }
-    kind = _output.resolve(output, tx.source.kind)
+    kind = _output.resolve(output, tx.kind)
     result = _output.convert(table, kind, index="cohort", metadata=metadata)
     if kind == "pandas":
         result.columns = [int(c) if c.isdigit() else c for c in result.columns]  # 0, 1, 2, …

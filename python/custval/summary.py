@@ -47,10 +47,11 @@ def _time_metadata(log: Log, freq: str, multiplier: float, end: int | None, last
 def _aggregated(native, log: Log, data: Any, roles: dict[str, Any], **options: Any):
     """(the log, what ``native`` returns for it): a file is streamed batch by batch, and read
     whole only when its rows turn out not to be in time order within customers."""
-    out = native(log.batches(), rows=log.rows, **options)
+    out = native(log.batches(), rows=log.rows, unordered=False, **options)
     if out is None:
-        log = _input.transactions(data, **roles)
-        out = native(log.batches(), rows=log.rows, **options)
+        if not isinstance(log, _input.Transactions):
+            log = _input.transactions(data, **roles)
+        out = native(log.batches(), rows=log.rows, unordered=True, **options)
     return log, out
 
 

@@ -5,10 +5,12 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array};
 use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
 
-use super::columns::{batch, money_column, Named, Transactions};
+use super::columns::{batch, money_column};
 use super::errors::CustvalError;
 use super::gil;
-use crate::core::activity;
+use super::transactions::feed_batches;
+use crate::core::activity::{self, ActivityBuilder};
+use crate::core::aggregate::{Options, Stream};
 use crate::core::cohorts::{self as core_cohorts, CohortValue};
 use crate::core::period::Freq;
 use crate::core::retention as core_retention;
@@ -28,27 +30,39 @@ fn ratio_column(name: &str, values: Vec<Option<f64>>) -> (Field, ArrayRef) {
     )
 }
 
+/// The batches fed into a customer-period activity stream, their options and whether they
+/// have amounts.
+fn activity_of(
+    py: Python<'_>,
+    batches: &Bound<'_, PyAny>,
+    rows: usize,
+    freq: Freq,
+    scale: u32,
+) -> PyResult<(Stream<ActivityBuilder>, Options, bool)> {
+    let mut stream = Stream::new(rows);
+    let (options, (_, _, amount_type)) =
+        feed_batches(py, batches, &mut stream, freq, scale, |_| {})?
+            .ok_or_else(|| CustvalError::new_err("the activity stream refused a batch"))?;
+    Ok((stream, options, amount_type.is_some()))
+}
+
 /// Growth accounting per period: one row per calendar period from the first to the last
 /// purchase; `period` is the period's start in the time column's unit.
 #[pyfunction]
-#[pyo3(signature = (customer, time, amount, order, *, freq, scale, active_window, decimal))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (batches, *, rows, freq, scale, active_window, decimal))]
 pub fn retention<'py>(
     py: Python<'py>,
-    customer: Named,
-    time: Named,
-    amount: Option<Named>,
-    order: Option<Named>,
+    batches: &Bound<'py, PyAny>,
+    rows: usize,
     freq: &str,
     scale: u32,
     active_window: u32,
     decimal: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let freq = Freq::parse(freq)?;
-    let log = Transactions::new(customer, time, amount, order, None)?;
-    let (columns, options) = log.columns(freq, scale)?;
+    let (stream, options, with_money) = activity_of(py, batches, rows, freq, scale)?;
     let table = gil::run(py, || {
-        let activity = activity::activity(&columns, &options)?;
+        let activity = activity::finish(stream, &options)?;
         core_retention::retention(&activity, active_window)
     })?;
     let n = table.len();
@@ -73,7 +87,7 @@ pub fn retention<'py>(
         ratio_column("churn_rate", table.churn_rate()),
         ratio_column("quick_ratio", table.quick_ratio()),
     ];
-    if columns.amounts.is_some() {
+    if with_money {
         let scale = options.scale;
         let money = [
             ("revenue", &table.revenue),
@@ -103,14 +117,12 @@ pub fn retention<'py>(
 /// Cohort matrix: columns `cohort` (period start), `cohort_size` and "0", "1", … (periods
 /// since acquisition); cells not yet observable are null.
 #[pyfunction]
-#[pyo3(signature = (customer, time, amount, order, *, freq, scale, value, normalize, decimal))]
+#[pyo3(signature = (batches, *, rows, freq, scale, value, normalize, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn cohorts<'py>(
     py: Python<'py>,
-    customer: Named,
-    time: Named,
-    amount: Option<Named>,
-    order: Option<Named>,
+    batches: &Bound<'py, PyAny>,
+    rows: usize,
     freq: &str,
     scale: u32,
     value: &str,
@@ -120,15 +132,14 @@ pub fn cohorts<'py>(
     let freq = Freq::parse(freq)?;
     let kind = CohortValue::parse(value)?;
     let cumulative = value == "cumulative_revenue_per_customer";
-    if kind == CohortValue::Revenue && amount.is_none() {
+    let (stream, options, with_money) = activity_of(py, batches, rows, freq, scale)?;
+    if kind == CohortValue::Revenue && !with_money {
         return Err(CustvalError::new_err(format!(
             "value='{value}' needs an amount column (amount=...)"
         )));
     }
-    let log = Transactions::new(customer, time, amount, order, None)?;
-    let (columns, options) = log.columns(freq, scale)?;
     let table = gil::run(py, || {
-        let activity = activity::activity(&columns, &options)?;
+        let activity = activity::finish(stream, &options)?;
         core_cohorts::cohorts(&activity, kind)
     })?;
     let periodizer = options.periodizer;

@@ -10,7 +10,7 @@ use super::columns::{
 };
 use super::errors::CustvalError;
 use super::gil;
-use crate::core::aggregate::{self, Aggregate, Options, Stream};
+use crate::core::aggregate::{self, Aggregate, Consumer, Options, Stream};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::kpis::Kpis;
 use crate::core::period::Freq;
@@ -28,28 +28,25 @@ struct Fed {
 }
 
 /// Types of the customer, time and amount arrays of a batch.
-type Types = (DataType, DataType, Option<DataType>);
+pub(super) type Types = (DataType, DataType, Option<DataType>);
 
 /// One batch of columns as Python passes it: customer, time, amount, order, cost.
 type Batch = (Named, Named, Option<Named>, Option<Named>, Option<Named>);
 
-/// Aggregates the batches Python yields (one table, or the record batches of files), each
-/// in turn and dropped before the next is read. `None` when a log of several batches is not
-/// in period order within customers: only the whole log read at once can summarise it.
-fn aggregate_batches(
+/// Feeds the batches Python yields (one table, or the record batches of files) to `stream`,
+/// each in turn and dropped before the next is read. Returns the first batch's options and
+/// column types, or `None` when the stream could not take the rows in their order.
+pub(super) fn feed_batches<P: Consumer>(
     py: Python<'_>,
     batches: &Bound<'_, PyAny>,
-    rows: usize,
+    stream: &mut Stream<P>,
     freq: Freq,
     scale: u32,
     window: impl Fn(&mut Options),
-) -> PyResult<Option<Fed>> {
-    let mut batches = batches.try_iter()?;
-    let mut stream = Stream::new(rows);
+) -> PyResult<Option<(Options, Types)>> {
     let mut first: Option<(Options, Types)> = None;
-    while let Some(batch) = batches.next() {
-        let (customer, time, amount, order, cost): Batch = batch?.extract()?;
-        let transactions = Transactions::new(customer, time, amount, order, cost)?;
+    for batch in batches.try_iter()? {
+        let transactions = transactions_of(&batch?)?;
         let (columns, mut options) = transactions.columns(freq, scale)?;
         window(&mut options);
         let types = transactions.types();
@@ -64,16 +61,45 @@ fn aggregate_batches(
             }
         }
         if !gil::run(py, || stream.feed(&columns, &options))? {
-            if stream.rows() > 0 || batches.next().is_some() {
-                return Ok(None);
-            }
-            drop(stream); // The one batch is all the log: summarise it out of order instead.
-            let aggregate = gil::run(py, || aggregate::aggregate_unordered(&columns, &options))?;
-            return Ok(Some(Fed::new(aggregate, options, types)));
+            return Ok(None);
         }
     }
-    let Some((options, types)) = first else {
-        return Err(CustvalError::new_err("no batch of transactions was given"));
+    first
+        .map(Some)
+        .ok_or_else(|| CustvalError::new_err("no batch of transactions was given"))
+}
+
+fn transactions_of(batch: &Bound<'_, PyAny>) -> PyResult<Transactions> {
+    let (customer, time, amount, order, cost): Batch = batch.extract()?;
+    Transactions::new(customer, time, amount, order, cost)
+}
+
+/// Aggregates the batches. `None` when they are not in period order within customers: only
+/// the whole log read at once, passed as one batch with `unordered`, can summarise them.
+fn aggregate_batches(
+    py: Python<'_>,
+    batches: &Bound<'_, PyAny>,
+    rows: usize,
+    unordered: bool,
+    freq: Freq,
+    scale: u32,
+    window: impl Fn(&mut Options),
+) -> PyResult<Option<Fed>> {
+    if unordered {
+        let mut batches = batches.try_iter()?;
+        let (Some(batch), None) = (batches.next(), batches.next()) else {
+            return Err(CustvalError::new_err("an unordered log comes as one batch"));
+        };
+        let transactions = transactions_of(&batch?)?;
+        let (columns, mut options) = transactions.columns(freq, scale)?;
+        window(&mut options);
+        let aggregate = gil::run(py, || aggregate::aggregate_unordered(&columns, &options))?;
+        return Ok(Some(Fed::new(aggregate, options, transactions.types())));
+    }
+    let mut stream: Stream = Stream::new(rows);
+    let Some((options, types)) = feed_batches(py, batches, &mut stream, freq, scale, window)?
+    else {
+        return Ok(None);
     };
     let aggregate = gil::run(py, || stream.finish(&options))?;
     Ok(Some(Fed::new(aggregate, options, types)))
@@ -102,12 +128,13 @@ type SummaryOut<'py> = (Bound<'py, PyAny>, u64, Option<i64>);
 /// Per-customer RFM summary of the batches. Returns (batch, rows after observation_end,
 /// latest time used), or `None` when the batches are out of period order.
 #[pyfunction]
-#[pyo3(signature = (batches, *, rows, freq, freq_multiplier, scale, observation_end, include_first, decimal))]
+#[pyo3(signature = (batches, *, rows, unordered, freq, freq_multiplier, scale, observation_end, include_first, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn rfm_summary<'py>(
     py: Python<'py>,
     batches: &Bound<'py, PyAny>,
     rows: usize,
+    unordered: bool,
     freq: &str,
     freq_multiplier: f64,
     scale: u32,
@@ -117,7 +144,7 @@ pub fn rfm_summary<'py>(
 ) -> PyResult<Option<SummaryOut<'py>>> {
     let freq = Freq::parse(freq)?;
     let window = |options: &mut Options| options.end = observation_end;
-    let Some(fed) = aggregate_batches(py, batches, rows, freq, scale, window)? else {
+    let Some(fed) = aggregate_batches(py, batches, rows, unordered, freq, scale, window)? else {
         return Ok(None);
     };
     let (out, rows_after_end, max_time) = gil::run(py, || {
@@ -172,12 +199,13 @@ type HoldoutOut<'py> = (Bound<'py, PyAny>, u64, u64, Option<i64>);
 /// customers first seen in the holdout, latest time used), or `None` when the batches are out
 /// of period order.
 #[pyfunction]
-#[pyo3(signature = (batches, *, rows, freq, freq_multiplier, scale, calibration_end, observation_end, decimal))]
+#[pyo3(signature = (batches, *, rows, unordered, freq, freq_multiplier, scale, calibration_end, observation_end, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn calibration_holdout<'py>(
     py: Python<'py>,
     batches: &Bound<'py, PyAny>,
     rows: usize,
+    unordered: bool,
     freq: &str,
     freq_multiplier: f64,
     scale: u32,
@@ -190,7 +218,7 @@ pub fn calibration_holdout<'py>(
         options.end = observation_end;
         options.split = Some(options.periodizer.period(calibration_end));
     };
-    let Some(fed) = aggregate_batches(py, batches, rows, freq, scale, window)? else {
+    let Some(fed) = aggregate_batches(py, batches, rows, unordered, freq, scale, window)? else {
         return Ok(None);
     };
     let (out, rows_after_end, holdout_only, max_time) = gil::run(py, || {
@@ -289,11 +317,12 @@ type KpiTotals = (u64, u64, i128, u64, Option<i128>, u32, u64);
 
 /// KPI totals over [start, end] of the batches, or `None` when they are out of period order.
 #[pyfunction]
-#[pyo3(signature = (batches, *, rows, scale, start, end))]
+#[pyo3(signature = (batches, *, rows, unordered, scale, start, end))]
 pub fn kpis(
     py: Python<'_>,
     batches: &Bound<'_, PyAny>,
     rows: usize,
+    unordered: bool,
     scale: u32,
     start: Option<i64>,
     end: Option<i64>,
@@ -302,7 +331,8 @@ pub fn kpis(
         options.start = start;
         options.end = end;
     };
-    let Some(fed) = aggregate_batches(py, batches, rows, Freq::Day, scale, window)? else {
+    let Some(fed) = aggregate_batches(py, batches, rows, unordered, Freq::Day, scale, window)?
+    else {
         return Ok(None);
     };
     let aggregate = &fed.aggregate;

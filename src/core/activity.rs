@@ -1,16 +1,19 @@
 //! Per customer-period activity: for every customer, its purchase periods in ascending order
 //! with the exact revenue and the number of orders of each.
 //!
-//! Built in one parallel pass over the customer-hash partitions of
-//! [`aggregate::partition_transactions`]: inside a partition, customers get dense local codes
-//! from a hash table, transactions are grouped by code with a counting sort (stable, so a
-//! time-sorted log needs no further sort), and each customer's transactions are run-length
-//! reduced to periods. Only a customer whose periods arrive out of order is sorted. No locks,
-//! no per-row allocation.
-use hashbrown::HashTable;
+//! Built from a [`Stream`] of batches, in parallel over the customer-hash partitions: inside a
+//! partition, customers get dense local codes from a hash table and each transaction extends
+//! its customer's latest run of same-period rows or starts a new one. At the end, runs are
+//! grouped by customer with a counting sort (stable, so a time-sorted log needs no further
+//! sort); only a customer whose periods arrived out of order is sorted. No locks, no per-row
+//! allocation, and memory grows with the runs, not the rows.
+use foldhash::fast::FixedState;
+use hashbrown::HashSet;
 use rayon::prelude::*;
 
-use crate::core::aggregate::{self, Columns, Options, Tx};
+use crate::core::aggregate::{
+    prefetch, Columns, Consumer, KeyTable, Names, Options, Stream, Tx, LOOKAHEAD,
+};
 use crate::core::error::{CoreError, Result};
 
 /// The activity of the customers of one partition, in compressed sparse rows: customer `i`
@@ -74,31 +77,38 @@ impl Activity {
     }
 }
 
-#[derive(Default)]
-struct PartResult {
-    part: ActivityPart,
-    rows_used: u64,
-    overflows: u64,
+/// Builds the per customer-period table of a log in memory.
+pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
+    let mut stream: Stream<ActivityBuilder> = Stream::new(columns.times.len());
+    stream.feed(columns, options)?;
+    finish(stream, options)
 }
 
-/// Builds the per customer-period table.
-pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
-    let partitioned = aggregate::partition_transactions(columns, options)?;
-    let results: Vec<PartResult> = partitioned
-        .parts()
+/// The per customer-period table of every batch fed to `stream`.
+pub fn finish(stream: Stream<ActivityBuilder>, options: &Options) -> Result<Activity> {
+    let fed = stream.into_parts(options)?;
+    let overflows: u64 = fed.parts.iter().map(|b| b.overflows).sum();
+    let rows_used = fed.parts.iter().map(|b| b.rows_used).sum();
+    let built: Vec<(ActivityPart, u64)> = fed
+        .parts
         .into_par_iter()
-        .map(|txs| build_part(columns, options, txs))
+        .map(ActivityBuilder::into_part)
         .collect();
+    let overflows = overflows + built.iter().map(|b| b.1).sum::<u64>();
+    if overflows > 0 {
+        return Err(CoreError::Data {
+            column: options.amount_name.clone(),
+            message: "per-period total overflows 38 decimal digits".into(),
+            rows: overflows,
+        });
+    }
     let mut out = Activity {
-        rows_before_start: partitioned.rows_before_start(),
-        rows_after_end: partitioned.rows_after_end(),
+        rows_used,
+        rows_before_start: fed.rows_before_start,
+        rows_after_end: fed.rows_after_end,
         ..Activity::default()
     };
-    let mut overflows = 0u64;
-    for result in results {
-        out.rows_used += result.rows_used;
-        overflows += result.overflows;
-        let part = result.part;
+    for (part, _) in built {
         for purchases in part.iter() {
             if let (Some(&first), Some(&last)) =
                 (purchases.periods.first(), purchases.periods.last())
@@ -109,107 +119,243 @@ pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
         }
         out.parts.push(part);
     }
-    if overflows > 0 {
-        return Err(CoreError::Data {
-            column: options.amount_name.clone(),
-            message: "per-period total overflows 38 decimal digits".into(),
-            rows: overflows,
-        });
-    }
     Ok(out)
 }
 
-fn build_part(columns: &Columns, options: &Options, txs: &[Tx]) -> PartResult {
-    let mut out = PartResult::default();
-    let mut table: HashTable<u32> = HashTable::new();
-    let mut hashes: Vec<u64> = Vec::new();
-    let mut first_tx: Vec<Tx> = Vec::new();
-    // Per transaction: customer code, period, amount, order id.
-    let mut codes: Vec<u32> = Vec::with_capacity(txs.len());
-    let mut periods: Vec<i64> = Vec::with_capacity(txs.len());
-    let mut amounts: Vec<i128> = Vec::with_capacity(txs.len());
-    let mut order_ids: Vec<i64> = Vec::new();
-    for tx in txs {
-        out.rows_used += 1;
-        let hash = tx.hash();
-        let code = match table.find(hash, |&i| first_tx[i as usize].same_customer(tx, columns)) {
-            Some(&i) => i,
-            None => {
-                let i = first_tx.len() as u32;
-                table.insert_unique(hash, i, |&j| hashes[j as usize]);
-                hashes.push(hash);
-                first_tx.push(*tx);
-                i
+/// One customer's purchases in one period, as they arrived: a run ends when a transaction of
+/// the customer falls in another period.
+#[derive(Clone, Copy, Debug, Default)]
+struct Run {
+    revenue: i128,
+    customer: u32,
+    /// Fits: `check_period_range` bounds every period to `i32` before aggregating.
+    period: i32,
+    orders: u32,
+    /// Transactions in the run (0: no run yet).
+    rows: u32,
+}
+
+/// The running activity of one partition. Each customer's current run is kept beside its
+/// code and closed into `runs` (written in order) when the customer's period changes, so
+/// rows may come in any order. Orders are counted distinct per (customer, period) as they
+/// arrive, so runs of the same period merge by adding.
+pub struct ActivityBuilder {
+    table: KeyTable,
+    names: Names,
+    /// Per customer: its smallest row and its current run.
+    first_row: Vec<u32>,
+    open: Vec<Run>,
+    runs: Vec<Run>,
+    seen_orders: HashSet<(u32, i32, i64), FixedState>,
+    /// Last (day, period) computed.
+    day_period: (i64, i64),
+    rows_used: u64,
+    overflows: u64,
+}
+
+impl Consumer for ActivityBuilder {
+    fn new() -> Self {
+        ActivityBuilder {
+            table: KeyTable::new(),
+            names: Names::default(),
+            first_row: Vec::new(),
+            open: Vec::new(),
+            runs: Vec::new(),
+            seen_orders: HashSet::with_hasher(FixedState::default()),
+            day_period: (i64::MIN, 0),
+            rows_used: 0,
+            overflows: 0,
+        }
+    }
+
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
+        for (i, tx) in txs.iter().enumerate() {
+            // The table slot of a coming row, then its customer's run, load meanwhile.
+            if let Some(far) = txs.get(i + 2 * LOOKAHEAD) {
+                self.table.prefetch(far.key);
             }
-        };
-        codes.push(code);
-        periods.push(options.periodizer.period(tx.time));
-        amounts.push(tx.amount(columns, options));
-        if let Some(orders) = columns.orders {
-            order_ids.push(orders[tx.row as usize]);
-        }
-    }
-    let first_row: Vec<u32> = first_tx.iter().map(|tx| tx.row).collect();
-    // Counting sort of the kept rows by customer code (stable).
-    let customers = first_row.len();
-    let mut starts = vec![0usize; customers + 1];
-    for &code in &codes {
-        starts[code as usize + 1] += 1;
-    }
-    for i in 0..customers {
-        starts[i + 1] += starts[i];
-    }
-    let mut cursor = starts.clone();
-    let mut order = vec![0u32; codes.len()];
-    for (k, &code) in codes.iter().enumerate() {
-        order[cursor[code as usize]] = k as u32;
-        cursor[code as usize] += 1;
-    }
-    let part = &mut out.part;
-    part.offsets.reserve_exact(customers + 1);
-    part.offsets.push(0);
-    let mut scratch: Vec<(i64, i128, i64)> = Vec::new();
-    let mut seen_orders: Vec<i64> = Vec::new();
-    let with_orders = columns.orders.is_some();
-    for c in 0..customers {
-        let own = &order[starts[c]..starts[c + 1]];
-        scratch.clear();
-        scratch.extend(own.iter().map(|&k| {
-            let k = k as usize;
-            let id = if with_orders { order_ids[k] } else { 0 };
-            (periods[k], amounts[k], id)
-        }));
-        if scratch.windows(2).any(|w| w[1].0 < w[0].0) {
-            scratch.sort_by_key(|e| e.0);
-        }
-        let mut i = 0;
-        while i < scratch.len() {
-            let period = scratch[i].0;
-            let mut j = i;
-            let mut revenue: i128 = 0;
-            while j < scratch.len() && scratch[j].0 == period {
-                match revenue.checked_add(scratch[j].1) {
-                    Some(total) => revenue = total,
-                    None => out.overflows += 1,
+            if let Some(near) = txs.get(i + LOOKAHEAD) {
+                if let Some(c) = self.table.lookup(&columns.ids, &self.names, near) {
+                    prefetch(&self.open[c as usize]);
                 }
-                j += 1;
             }
-            let orders = if with_orders {
-                seen_orders.clear();
-                seen_orders.extend(scratch[i..j].iter().map(|e| e.2));
-                seen_orders.sort_unstable();
-                seen_orders.dedup();
-                seen_orders.len() as u64
-            } else {
-                (j - i) as u64
+            self.rows_used += 1;
+            let customer = self.customer(columns, tx, base);
+            // In range: `check_period_range` ran on these rows.
+            let period = options
+                .periodizer
+                .period_cached(tx.time, &mut self.day_period) as i32;
+            let open = &mut self.open[customer as usize];
+            if open.period != period || open.rows == 0 {
+                if open.rows > 0 {
+                    self.runs.push(*open);
+                }
+                *open = Run {
+                    customer,
+                    period,
+                    ..Run::default()
+                };
+            }
+            open.rows += 1;
+            match open.revenue.checked_add(tx.amount(columns, options)) {
+                Some(total) => open.revenue = total,
+                None => self.overflows += 1,
+            }
+            open.orders += match columns.orders {
+                None => 1,
+                Some(orders) => u32::from(self.seen_orders.insert((
+                    customer,
+                    period,
+                    orders[tx.row as usize],
+                ))),
             };
-            part.periods.push(period);
-            part.revenue.push(revenue);
-            part.orders.push(orders);
-            i = j;
         }
-        part.offsets.push(part.periods.len());
+        true
     }
-    part.first_row = first_row;
-    out
+
+    fn ids_full(&self) -> bool {
+        self.names.full
+    }
+}
+
+impl ActivityBuilder {
+    /// The local code of the customer of `tx`, adding the customer when new.
+    #[inline]
+    fn customer(&mut self, columns: &Columns, tx: &Tx, base: u32) -> u32 {
+        if let Some(i) = self.table.lookup(&columns.ids, &self.names, tx) {
+            return i;
+        }
+        let i = self.first_row.len() as u32;
+        self.table.add(&columns.ids, &mut self.names, tx, i);
+        self.first_row.push(base + tx.row);
+        self.open.push(Run::default());
+        i
+    }
+
+    /// Groups the runs by customer (stable, so a time-sorted log needs no sort) and merges
+    /// each customer's runs into ascending periods; also returns how many merged revenues
+    /// overflowed.
+    fn into_part(mut self) -> (ActivityPart, u64) {
+        let open = std::mem::take(&mut self.open);
+        self.runs
+            .extend(open.into_iter().filter(|run| run.rows > 0));
+        let customers = self.first_row.len();
+        let mut starts = vec![0usize; customers + 1];
+        for run in &self.runs {
+            starts[run.customer as usize + 1] += 1;
+        }
+        for i in 0..customers {
+            starts[i + 1] += starts[i];
+        }
+        let mut cursor = starts.clone();
+        let mut grouped = vec![0u32; self.runs.len()];
+        for (k, run) in self.runs.iter().enumerate() {
+            grouped[cursor[run.customer as usize]] = k as u32;
+            cursor[run.customer as usize] += 1;
+        }
+        let mut part = ActivityPart {
+            first_row: self.first_row,
+            offsets: Vec::with_capacity(customers + 1),
+            periods: Vec::with_capacity(self.runs.len()),
+            revenue: Vec::with_capacity(self.runs.len()),
+            orders: Vec::with_capacity(self.runs.len()),
+        };
+        part.offsets.push(0);
+        let mut overflows = 0u64;
+        let mut own: Vec<Run> = Vec::new();
+        for c in 0..customers {
+            own.clear();
+            own.extend(
+                grouped[starts[c]..starts[c + 1]]
+                    .iter()
+                    .map(|&k| self.runs[k as usize]),
+            );
+            if own.windows(2).any(|w| w[1].period <= w[0].period) {
+                own.sort_by_key(|run| run.period);
+            }
+            let first = part.periods.len();
+            for run in &own {
+                let period = run.period as i64;
+                if part.periods.len() > first && part.periods.last() == Some(&period) {
+                    let last = part.periods.len() - 1;
+                    match part.revenue[last].checked_add(run.revenue) {
+                        Some(total) => part.revenue[last] = total,
+                        None => overflows += 1,
+                    }
+                    part.orders[last] += run.orders as u64;
+                } else {
+                    part.periods.push(period);
+                    part.revenue.push(run.revenue);
+                    part.orders.push(run.orders as u64);
+                }
+            }
+            part.offsets.push(part.periods.len());
+        }
+        (part, overflows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::aggregate::{Amounts, Ids};
+    use crate::core::period::{Freq, Periodizer, TimeUnit};
+
+    #[test]
+    fn runs_of_a_period_merge_whatever_the_row_order() {
+        const DAY: i64 = 86_400;
+        // Customer 7: day 0, day 1, day 0 again (same order 1 and a new order 2), day 1.
+        let ids = [7, 7, 7, 7, 7, 9];
+        let times = [10, DAY + 5, 20, 30, DAY + 9, 40];
+        let orders = [1, 3, 1, 2, 3, 5];
+        let amounts = [1.25, 2.0, 0.75, 1.0, 4.0, 9.0];
+        let options = Options {
+            periodizer: Periodizer::new(Freq::Day, TimeUnit::Second),
+            scale: 2,
+            start: None,
+            end: None,
+            split: None,
+            time_name: "timestamp".into(),
+            amount_name: "amount".into(),
+            cost_name: String::new(),
+        };
+        let columns = Columns {
+            ids: Ids::Int(&ids),
+            times: &times,
+            amounts: Some(Amounts::F64(&amounts)),
+            orders: Some(&orders),
+            costs: None,
+        };
+        let activity = activity(&columns, &options).expect("builds");
+        type Row = (u32, Vec<i64>, Vec<i128>, Vec<u64>);
+        let mut customers: Vec<Row> = activity
+            .parts
+            .iter()
+            .flat_map(|part| {
+                (0..part.customers()).map(move |i| {
+                    let p = part.customer(i);
+                    let row = part.first_row[i];
+                    (
+                        row,
+                        p.periods.to_vec(),
+                        p.revenue.to_vec(),
+                        p.orders.to_vec(),
+                    )
+                })
+            })
+            .collect();
+        customers.sort();
+        assert_eq!(
+            customers,
+            vec![
+                (0, vec![0, 1], vec![300, 600], vec![2, 1]),
+                (5, vec![0], vec![900], vec![1]),
+            ]
+        );
+        assert_eq!(
+            (activity.min_period, activity.max_period),
+            (Some(0), Some(1))
+        );
+        assert_eq!(activity.rows_used, 6);
+    }
 }

@@ -111,14 +111,6 @@ impl Ids<'_> {
             }
         }
     }
-
-    #[inline]
-    fn same(&self, a: usize, b: usize) -> bool {
-        match self {
-            Ids::Int(v) => v[a] == v[b],
-            _ => self.bytes(a) == self.bytes(b),
-        }
-    }
 }
 
 /// Transaction amounts as they come from Arrow.
@@ -277,13 +269,13 @@ struct Part {
 /// later rows (of any batch) compare against them and the result can name its customers
 /// without the input.
 #[derive(Debug, Default)]
-struct Names {
+pub(crate) struct Names {
     /// Each id as a little-endian `u32` length, then its bytes.
     bytes: Vec<u8>,
     /// Local index → where its id starts in `bytes`.
     at: Vec<u32>,
     /// Set when `bytes` would outgrow `u32` offsets (ids not stored from then on).
-    full: bool,
+    pub(crate) full: bool,
 }
 
 impl Names {
@@ -513,7 +505,7 @@ fn block_rows(rows: usize) -> usize {
 pub fn aggregate(columns: &Columns, options: &Options) -> Result<Aggregate> {
     let n = columns.times.len();
     check_rows(columns, n)?;
-    let mut stream = Stream::new(n);
+    let mut stream: Stream = Stream::new(n);
     if stream.feed_blocks(columns, options, block_rows(n))? {
         stream.finish(options)
     } else {
@@ -528,12 +520,24 @@ pub fn aggregate_unordered(columns: &Columns, options: &Options) -> Result<Aggre
     aggregate_sorted(columns, options, n, partition_bits(n))
 }
 
+/// The running per-customer state of one partition, fed its transactions in log order.
+pub trait Consumer: Send {
+    fn new() -> Self;
+
+    /// Adds transactions (rows of `columns`, which start at row `base` of the whole log);
+    /// `false` when this state cannot take them in this order.
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool;
+
+    /// Whether the stored string ids outgrew their offsets.
+    fn ids_full(&self) -> bool;
+}
+
 /// Per-customer state built from batches of rows fed in log order (record batches of a file,
 /// blocks of a table): each batch is aggregated into the running state and then no longer
 /// needed, so memory stays O(batch + customers) however long the log. Rows are numbered
 /// across batches.
-pub struct Stream {
-    parts: Vec<PartitionState>,
+pub struct Stream<P = PartitionState> {
+    parts: Vec<P>,
     bits: u32,
     block: Buffers,
     totals: Counts,
@@ -542,12 +546,12 @@ pub struct Stream {
     strings: Option<bool>,
 }
 
-impl Stream {
+impl<P: Consumer> Stream<P> {
     /// A stream of about `rows` rows in all (it sizes the partitions; any count works).
-    pub fn new(rows: usize) -> Stream {
+    pub fn new(rows: usize) -> Self {
         let bits = partition_bits(rows);
         Stream {
-            parts: (0..1usize << bits).map(|_| PartitionState::new()).collect(),
+            parts: (0..1usize << bits).map(|_| P::new()).collect(),
             bits,
             block: Buffers::default(),
             totals: Counts::new(),
@@ -561,15 +565,20 @@ impl Stream {
         self.rows
     }
 
-    /// Adds the next batch. `Ok(false)` when some customer's periods went backwards: the log
-    /// is not in period order, the stream is unusable, and only [`aggregate`] over the whole
-    /// log can summarise it.
+    /// Adds the next batch. `Ok(false)` when the partition states cannot take the rows in
+    /// this order (for [`PartitionState`]: some customer's periods went backwards); the
+    /// stream is then unusable, and only [`aggregate`] over the whole log can summarise it.
     pub fn feed(&mut self, columns: &Columns, options: &Options) -> Result<bool> {
         let n = columns.times.len();
         self.feed_blocks(columns, options, block_rows(n))
     }
 
-    fn feed_blocks(&mut self, columns: &Columns, options: &Options, block: usize) -> Result<bool> {
+    pub(crate) fn feed_blocks(
+        &mut self,
+        columns: &Columns,
+        options: &Options,
+        block: usize,
+    ) -> Result<bool> {
         let n = columns.times.len();
         check_lengths(columns, n)?;
         if self.rows + n > u32::MAX as usize {
@@ -603,23 +612,46 @@ impl Stream {
             if in_order.contains(&false) {
                 return Ok(false);
             }
-            if self.parts.iter().any(|p| p.part.names.full) {
-                return Err(CoreError::Argument {
-                    name: "data".into(),
-                    message: "customer ids take more than 4 GiB in one partition".into(),
-                });
+            if self.parts.iter().any(P::ids_full) {
+                return Err(ids_too_large());
             }
         }
         self.rows += n;
         Ok(true)
     }
 
+    /// The partition states, once the money totals are checked.
+    pub(crate) fn into_parts(self, options: &Options) -> Result<Fed<P>> {
+        check_money(&self.totals, options)?;
+        Ok(Fed {
+            parts: self.parts,
+            rows_before_start: self.totals.rows_before_start,
+            rows_after_end: self.totals.rows_after_end,
+        })
+    }
+}
+
+/// The partition states of a finished [`Stream`] and the rows its window skipped.
+pub(crate) struct Fed<P> {
+    pub parts: Vec<P>,
+    pub rows_before_start: u64,
+    pub rows_after_end: u64,
+}
+
+impl Stream<PartitionState> {
     /// The per-customer state of every row fed.
     pub fn finish(self, options: &Options) -> Result<Aggregate> {
         check_money(&self.totals, options)?;
         let parts = self.parts.into_iter().map(|state| state.part).collect();
         let strings = self.strings.unwrap_or(false);
         merge(parts, &self.totals, options, self.rows, strings)
+    }
+}
+
+fn ids_too_large() -> CoreError {
+    CoreError::Argument {
+        name: "data".into(),
+        message: "customer ids take more than 4 GiB in one partition".into(),
     }
 }
 
@@ -646,10 +678,7 @@ fn aggregate_sorted(
         .map(|txs| aggregate_partition(columns, options, txs))
         .collect();
     if parts.iter().any(|p| p.names.full) {
-        return Err(CoreError::Argument {
-            name: "data".into(),
-            message: "customer ids take more than 4 GiB in one partition".into(),
-        });
+        return Err(ids_too_large());
     }
     let strings = !matches!(columns.ids, Ids::Int(_));
     merge(parts, &scattered.counts, options, n, strings)
@@ -787,52 +816,6 @@ impl Tx {
             (value, _) => value as i128,
         }
     }
-
-    /// Hash of the customer id, as partitions and tables use it.
-    #[inline]
-    pub fn hash(&self) -> u64 {
-        self.key
-    }
-
-    /// Whether two transactions belong to the same customer.
-    #[inline]
-    pub fn same_customer(&self, other: &Tx, columns: &Columns) -> bool {
-        self.key == other.key
-            && match columns.ids {
-                Ids::Int(_) => true,
-                ids => ids.same(self.row as usize, other.row as usize),
-            }
-    }
-}
-
-/// Transactions in the time window, partitioned by customer hash: every customer's
-/// transactions are in exactly one partition, in input order.
-pub struct Partitioned {
-    scattered: Scattered,
-}
-
-impl Partitioned {
-    pub fn parts(&self) -> Vec<&[Tx]> {
-        self.scattered.parts()
-    }
-
-    pub fn rows_before_start(&self) -> u64 {
-        self.scattered.counts.rows_before_start
-    }
-
-    pub fn rows_after_end(&self) -> u64 {
-        self.scattered.counts.rows_after_end
-    }
-}
-
-/// Validates the columns, filters the window, converts money (erroring on bad amounts) and
-/// partitions the transactions by customer, as [`aggregate`] does.
-pub fn partition_transactions(columns: &Columns, options: &Options) -> Result<Partitioned> {
-    let n = columns.times.len();
-    check_rows(columns, n)?;
-    let scattered = scatter(columns, options, n, partition_bits(n));
-    check_money(&scattered.counts, options)?;
-    Ok(Partitioned { scattered })
 }
 
 /// Marks an amount too large for `Tx::amount`.
@@ -1216,10 +1199,10 @@ fn aggregate_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Part
 }
 
 /// Transactions between a state's prefetch and its use: enough to cover a memory access.
-const LOOKAHEAD: usize = 16;
+pub(crate) const LOOKAHEAD: usize = 16;
 
 #[inline(always)]
-fn prefetch<T>(item: &T) {
+pub(crate) fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint; the address comes from a live reference.
     unsafe {
@@ -1234,7 +1217,7 @@ fn prefetch<T>(item: &T) {
 
 /// Customer key → local index, by linear probing in a table at most half full, so a lookup
 /// usually reads one slot whose address is known from the key alone (and can be prefetched).
-struct KeyTable {
+pub(crate) struct KeyTable {
     slots: Vec<Slot>,
     len: usize,
 }
@@ -1257,7 +1240,7 @@ const EMPTY_SLOT: Slot = Slot {
 };
 
 impl KeyTable {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         KeyTable {
             slots: vec![EMPTY_SLOT; 1024],
             len: 0,
@@ -1270,7 +1253,7 @@ impl KeyTable {
     }
 
     #[inline]
-    fn prefetch(&self, key: u64) {
+    pub(crate) fn prefetch(&self, key: u64) {
         prefetch(&self.slots[key as usize & self.mask()]);
     }
 
@@ -1289,6 +1272,30 @@ impl KeyTable {
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// Local index of the customer of `tx` (whose row is in `ids`); string ids are compared
+    /// with the stored `names`.
+    #[inline]
+    pub(crate) fn lookup(&self, ids: &Ids, names: &Names, tx: &Tx) -> Option<u32> {
+        let found = match ids {
+            Ids::Int(_) => self.find(tx.key, |_| true),
+            _ => {
+                let name = ids.bytes(tx.row as usize);
+                self.find(tx.key, |slot| names.get(slot.name) == name)
+            }
+        };
+        found.map(|slot| slot.index)
+    }
+
+    /// Adds the customer of `tx`, known to be absent, as local index `index` (storing its
+    /// string id in `names`).
+    pub(crate) fn add(&mut self, ids: &Ids, names: &mut Names, tx: &Tx, index: u32) {
+        let at = match ids {
+            Ids::Int(_) => 0,
+            _ => names.push(ids.bytes(tx.row as usize)),
+        };
+        self.insert(tx.key, index, at);
     }
 
     /// Adds a key known to be absent.
@@ -1320,10 +1327,24 @@ impl KeyTable {
 }
 
 /// The running aggregation of one partition; fed transactions in order, block by block.
-struct PartitionState {
+pub struct PartitionState {
     table: KeyTable,
     seen_orders: HashSet<(u32, i64), FixedState>,
     part: Part,
+}
+
+impl Consumer for PartitionState {
+    fn new() -> Self {
+        PartitionState::new()
+    }
+
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
+        PartitionState::consume(self, columns, options, txs, base)
+    }
+
+    fn ids_full(&self) -> bool {
+        self.part.names.full
+    }
 }
 
 impl PartitionState {
@@ -1349,26 +1370,12 @@ impl PartitionState {
         period: i32,
         split: Option<i64>,
     ) -> usize {
-        let names = &mut self.part.names;
-        let (found, name) = match ids {
-            Ids::Int(_) => (self.table.find(tx.key, |_| true), &[][..]),
-            _ => {
-                let name = ids.bytes(tx.row as usize);
-                let found = self.table.find(tx.key, |slot| names.get(slot.name) == name);
-                (found, name)
-            }
-        };
-        if let Some(slot) = found {
-            return slot.index as usize;
+        if let Some(i) = self.table.lookup(ids, &self.part.names, tx) {
+            return i as usize;
         }
         let states = &mut self.part.states;
         let i = states.len();
-        let at = if matches!(ids, Ids::Int(_)) {
-            0
-        } else {
-            names.push(name)
-        };
-        self.table.insert(tx.key, i as u32, at);
+        self.table.add(ids, &mut self.part.names, tx, i as u32);
         states.push(State {
             key: tx.key,
             min_time: tx.time,
@@ -1690,7 +1697,7 @@ mod tests {
                 costs: None,
             };
             let run = |block_rows| {
-                let mut stream = Stream::new(times.len());
+                let mut stream: Stream = Stream::new(times.len());
                 assert!(stream
                     .feed_blocks(&columns, &options, block_rows)
                     .expect("aggregates"));
@@ -1712,7 +1719,7 @@ mod tests {
                 aggregate_sorted(&columns, &options, times.len(), bits).expect("aggregates");
             assert_eq!(sorted.customers(), whole.customers());
             // Separate batches (as record batches of a file arrive) number rows across them.
-            let mut batches = Stream::new(1_000);
+            let mut batches: Stream = Stream::new(1_000);
             for start in (0..times.len()).step_by(7_777) {
                 let batch = columns.slice(start..times.len().min(start + 7_777));
                 assert!(batches.feed(&batch, &options).expect("aggregates"));
