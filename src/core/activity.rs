@@ -80,6 +80,7 @@ impl Activity {
 /// Builds the per customer-period table of a log in memory.
 pub fn activity(columns: &Columns, options: &Options) -> Result<Activity> {
     let mut stream: Stream<ActivityBuilder> = Stream::new(columns.times.len());
+    // Always `true`: an activity builder takes rows in any order.
     stream.feed(columns, options)?;
     finish(stream, options)
 }
