@@ -266,8 +266,9 @@ def test_cohorts_polars_and_arrow_names():
     assert last.null_count == table.num_rows - 1  # only the first cohort reaches the last k
     with pytest.raises(ValueError, match="value"):
         custval.cohorts(log, value="nope")
-    with pytest.raises(custval.CustvalError, match="amount"):
-        custval.cohorts(log, value="revenue")
+    for value in ("revenue", "cumulative_revenue_per_customer"):
+        with pytest.raises(custval.CustvalError, match="amount"):
+            custval.cohorts(log, value=value)
 
 
 # --- CDNOW, checkable by hand -------------------------------------------------------------------

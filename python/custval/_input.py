@@ -317,6 +317,11 @@ def _roles(**columns: str | None) -> dict[str, str]:
     return {role: name for role, name in columns.items() if name is not None}
 
 
+def _wanted(names: dict[str, str]) -> list[str]:
+    """The distinct columns to read (one column may serve two roles)."""
+    return list(dict.fromkeys(names.values()))
+
+
 def _converted(source: Source, names: dict[str, str]) -> Transactions:
     table = source.table
     customer_original = table.column(names["customer"])
@@ -350,7 +355,7 @@ def transactions(
 ) -> Transactions:
     """The whole log, read at once, as columns for the native core."""
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
-    wanted = list(dict.fromkeys(names.values()))
+    wanted = _wanted(names)
     source = read_table(data, wanted)
     source = _drop_nulls(source, wanted, dropna)
     return _converted(source, names)
@@ -404,7 +409,7 @@ class FileLog:
         return sum(os.path.getsize(f) for f in self.dataset.files) // 32
 
     def _record_batches(self) -> Iterator[pa.RecordBatch]:
-        wanted = list(dict.fromkeys(self.names.values()))
+        wanted = _wanted(self.names)
         parquet = isinstance(self.dataset.format, ds.ParquetFileFormat)
         batches = self.dataset.to_batches(
             columns=wanted,
@@ -423,7 +428,7 @@ class FileLog:
 
     def batches(self) -> Iterator[tuple]:
         """Each record batch's columns, converted for the native core."""
-        wanted = list(dict.fromkeys(self.names.values()))
+        wanted = _wanted(self.names)
         nulls = dict.fromkeys(wanted, 0)
         dropped = 0
         record_batches = self._record_batches()
@@ -467,7 +472,7 @@ def log(
     batch by batch is streamed (see :class:`FileLog`); anything else is read at once."""
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
     if isinstance(data, str | os.PathLike):
-        dataset = _dataset(data, list(dict.fromkeys(names.values())))
+        dataset = _dataset(data, _wanted(names))
         schema = dataset.schema
         local = _local_time_type(schema.field(time).type)
         numeric = all(

@@ -205,7 +205,7 @@ def cohorts(
     decimal = _check_money(money)
     if value not in COHORT_VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
-    if value != "active" and value != "orders" and amount is None:
+    if value in ("revenue", "cumulative_revenue_per_customer") and amount is None:
         raise CustvalError(f"value={value!r} needs an amount column (amount=...)")
     tx = _log(data, customer, time, amount, order, dropna)
     batch = _native.cohorts(

@@ -132,12 +132,8 @@ pub fn cohorts<'py>(
     let freq = Freq::parse(freq)?;
     let kind = CohortValue::parse(value)?;
     let cumulative = value == "cumulative_revenue_per_customer";
-    let (stream, options, with_money) = activity_of(py, batches, rows, freq, scale)?;
-    if kind == CohortValue::Revenue && !with_money {
-        return Err(CustvalError::new_err(format!(
-            "value='{value}' needs an amount column (amount=...)"
-        )));
-    }
+    // Python checks that money values come with an amount column, before reading the log.
+    let (stream, options, _) = activity_of(py, batches, rows, freq, scale)?;
     let table = gil::run(py, || {
         let activity = activity::finish(stream, &options)?;
         core_cohorts::cohorts(&activity, kind)

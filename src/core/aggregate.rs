@@ -621,9 +621,9 @@ impl<P: Consumer> Stream<P> {
     }
 
     /// The partition states, once the money totals are checked.
-    pub(crate) fn into_parts(self, options: &Options) -> Result<Fed<P>> {
+    pub(crate) fn into_parts(self, options: &Options) -> Result<Partitions<P>> {
         check_money(&self.totals, options)?;
-        Ok(Fed {
+        Ok(Partitions {
             parts: self.parts,
             rows_before_start: self.totals.rows_before_start,
             rows_after_end: self.totals.rows_after_end,
@@ -632,7 +632,7 @@ impl<P: Consumer> Stream<P> {
 }
 
 /// The partition states of a finished [`Stream`] and the rows its window skipped.
-pub(crate) struct Fed<P> {
+pub(crate) struct Partitions<P> {
     pub parts: Vec<P>,
     pub rows_before_start: u64,
     pub rows_after_end: u64,
@@ -1335,20 +1335,6 @@ pub struct PartitionState {
 
 impl Consumer for PartitionState {
     fn new() -> Self {
-        PartitionState::new()
-    }
-
-    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
-        PartitionState::consume(self, columns, options, txs, base)
-    }
-
-    fn ids_full(&self) -> bool {
-        self.part.names.full
-    }
-}
-
-impl PartitionState {
-    fn new() -> Self {
         PartitionState {
             table: KeyTable::new(),
             seen_orders: HashSet::with_hasher(hasher()),
@@ -1359,6 +1345,69 @@ impl PartitionState {
         }
     }
 
+    /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
+    /// backwards. `txs` index rows of `columns`, which start at row `base` of the whole log.
+    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
+        let ints = matches!(columns.ids, Ids::Int(_));
+        let mut found_ahead = [EMPTY; LOOKAHEAD];
+        for (i, tx) in txs.iter().enumerate() {
+            let known = self.look_ahead(&columns.ids, txs, i, &mut found_ahead);
+            let (row, time) = (base + tx.row, tx.time);
+            let amount = tx.amount(columns, options);
+            // In range: `check_period_range` ran on these rows.
+            let period = options.periodizer.period(time) as i32;
+            let index = if ints && known != EMPTY {
+                known as usize
+            } else {
+                self.find_or_insert(&columns.ids, tx, row, period, options.split)
+            };
+            let part = &mut self.part;
+            part.rows_used += 1;
+            let state = &mut part.states[index];
+            if period < state.last_period {
+                return false;
+            }
+            let calibrating = options.split.is_some_and(|split| period as i64 <= split);
+            if period > state.last_period {
+                state.periods += 1;
+                state.last_period = period;
+                if calibrating {
+                    let cal = &mut part.calibration[index];
+                    cal.periods += 1;
+                    cal.last_period = period;
+                }
+            }
+            state.first_row = state.first_row.min(row);
+            if (time, row) < (state.min_time, state.min_row) {
+                state.min_time = time;
+                state.min_row = row;
+            }
+            if (time, std::cmp::Reverse(row)) > (state.max_time, std::cmp::Reverse(state.max_row)) {
+                state.max_time = time;
+                state.max_row = row;
+            }
+            state.orders += match columns.orders {
+                None => 1,
+                Some(orders) => u32::from(
+                    self.seen_orders
+                        .insert((index as u32, orders[tx.row as usize])),
+                ),
+            };
+            // Periods arrive in order, so the first period lasts while only one is counted.
+            let in_first = state.periods == 1;
+            if !part.add_narrow(index, amount, in_first, calibrating) {
+                part.add_wide(index, amount, in_first, calibrating);
+            }
+        }
+        true
+    }
+
+    fn ids_full(&self) -> bool {
+        self.part.names.full
+    }
+}
+
+impl PartitionState {
     /// Local index of the transaction's customer, inserting a new customer if needed; `row`
     /// is the transaction's row in the whole log.
     #[inline]
@@ -1431,63 +1480,6 @@ impl PartitionState {
         }
         known
     }
-
-    /// Adds transactions in order; `false` (state then unusable) when a customer's periods go
-    /// backwards. `txs` index rows of `columns`, which start at row `base` of the whole log.
-    fn consume(&mut self, columns: &Columns, options: &Options, txs: &[Tx], base: u32) -> bool {
-        let ints = matches!(columns.ids, Ids::Int(_));
-        let mut found_ahead = [EMPTY; LOOKAHEAD];
-        for (i, tx) in txs.iter().enumerate() {
-            let known = self.look_ahead(&columns.ids, txs, i, &mut found_ahead);
-            let (row, time) = (base + tx.row, tx.time);
-            let amount = tx.amount(columns, options);
-            // In range: `check_period_range` ran on these rows.
-            let period = options.periodizer.period(time) as i32;
-            let index = if ints && known != EMPTY {
-                known as usize
-            } else {
-                self.find_or_insert(&columns.ids, tx, row, period, options.split)
-            };
-            let part = &mut self.part;
-            part.rows_used += 1;
-            let state = &mut part.states[index];
-            if period < state.last_period {
-                return false;
-            }
-            let calibrating = options.split.is_some_and(|split| period as i64 <= split);
-            if period > state.last_period {
-                state.periods += 1;
-                state.last_period = period;
-                if calibrating {
-                    let cal = &mut part.calibration[index];
-                    cal.periods += 1;
-                    cal.last_period = period;
-                }
-            }
-            state.first_row = state.first_row.min(row);
-            if (time, row) < (state.min_time, state.min_row) {
-                state.min_time = time;
-                state.min_row = row;
-            }
-            if (time, std::cmp::Reverse(row)) > (state.max_time, std::cmp::Reverse(state.max_row)) {
-                state.max_time = time;
-                state.max_row = row;
-            }
-            state.orders += match columns.orders {
-                None => 1,
-                Some(orders) => u32::from(
-                    self.seen_orders
-                        .insert((index as u32, orders[tx.row as usize])),
-                ),
-            };
-            // Periods arrive in order, so the first period lasts while only one is counted.
-            let in_first = state.periods == 1;
-            if !part.add_narrow(index, amount, in_first, calibrating) {
-                part.add_wide(index, amount, in_first, calibrating);
-            }
-        }
-        true
-    }
 }
 
 impl Part {
@@ -1559,7 +1551,7 @@ impl Part {
 /// Aggregates transactions in the given order; `None` when a customer's periods are out of
 /// order.
 fn stream_partition(columns: &Columns, options: &Options, txs: &[Tx]) -> Option<Part> {
-    let mut state = PartitionState::new();
+    let mut state = <PartitionState as Consumer>::new();
     state
         .consume(columns, options, txs, 0)
         .then_some(state.part)
