@@ -1,5 +1,6 @@
 //! The aggregation kernel: order independence, thread independence, id kinds, money rules.
-use custval::core::aggregate::{aggregate, Aggregate, Amounts, Columns, Customer, Ids, Options};
+use custval::core::customers::{aggregate, Aggregate, Customer};
+use custval::core::log::{Amounts, Columns, Ids, Options, Window};
 use custval::core::period::{Freq, Periodizer, TimeUnit};
 use custval::core::summary;
 
@@ -9,9 +10,7 @@ fn options(freq: Freq) -> Options {
     Options {
         periodizer: Periodizer::new(freq, TimeUnit::Second),
         scale: 2,
-        start: None,
-        end: None,
-        split: None,
+        window: Window::default(),
         time_name: "timestamp".into(),
         amount_name: "amount".into(),
         cost_name: "cost".into(),
@@ -209,7 +208,7 @@ fn sums_beyond_64_bits_stay_exact() {
     let amounts = vec![big, big, big, 3_000_000_000, -1];
     let columns = columns(Ids::Int(&ids), &times, Amounts::Decimal(&amounts));
     let mut opts = options(Freq::Day);
-    opts.split = Some(1);
+    opts.window.split = Some(1);
     let result = aggregate(&columns, &opts).expect("aggregates");
     let customers = result.customers();
     assert_eq!(customers[0].revenue, 3 * big);

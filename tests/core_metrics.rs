@@ -2,8 +2,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use custval::core::activity::activity;
-use custval::core::aggregate::{Amounts, Columns, Ids, Options};
 use custval::core::cohorts::{cohorts, CohortValue};
+use custval::core::log::{Amounts, Columns, Ids, Options, Window};
 use custval::core::period::{Freq, Periodizer, TimeUnit};
 use custval::core::retention::{retention, Retention};
 
@@ -38,9 +38,7 @@ fn options(freq: Freq) -> Options {
     Options {
         periodizer: Periodizer::new(freq, TimeUnit::Day),
         scale: 0,
-        start: None,
-        end: None,
-        split: None,
+        window: Window::default(),
         time_name: "timestamp".into(),
         amount_name: "amount".into(),
         cost_name: String::new(),

@@ -9,7 +9,6 @@ import warnings
 
 from custval import datasets, models
 from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
-from custval.clv import customer_lifetime_value
 from custval.exceptions import (
     ColumnNotFoundError,
     ConvergenceError,
@@ -40,6 +39,7 @@ from custval.models import (
     ModifiedBetaGeo,
     ParetoNBD,
     ShiftedBetaGeo,
+    customer_lifetime_value,
 )
 from custval.summary import Kpis, calibration_holdout, kpis, rfm_summary
 

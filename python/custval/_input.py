@@ -12,9 +12,9 @@ import difflib
 import glob
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from custval._frames import kind_of
 from custval.exceptions import ColumnNotFoundError, DataError, SchemaError
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -36,9 +37,51 @@ class Source:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+class Log(Protocol):
+    """A transaction log as the native functions read it, in memory or streamed from files.
+
+    The native side receives ``batches()`` (record batches whose columns are named by role:
+    ``customer``, ``time``, ``amount``, ``order``, ``cost``, converted to the types the core
+    reads) and ``names`` (the roles mapping: role → the user's column name, for messages and
+    for naming the result's columns).
+    """
+
+    names: dict[str, str]
+
+    @property
+    def kind(self) -> str:
+        """The input's kind ("pandas", "polars", "arrow" or "other"): the output type."""
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Rows dropped on purpose, by reason (``{"nulls": n}`` with ``dropna=True``)."""
+
+    @property
+    def rows(self) -> int:
+        """About how many rows (sizes the native partitions; any value works)."""
+
+    @property
+    def customer_type(self) -> pa.DataType: ...
+
+    @property
+    def time_type(self) -> pa.DataType: ...
+
+    @property
+    def time_unit(self) -> str: ...
+
+    @property
+    def timezone(self) -> str | None: ...
+
+    @property
+    def time_original(self) -> pa.ChunkedArray | None:
+        """The input's time column when it is in memory (zoned times are taken from it)."""
+
+    def batches(self) -> Iterable[pa.RecordBatch]: ...
+
+
 @dataclass
 class Transactions:
-    """Columns ready for the native core, plus the originals for the output."""
+    """A log in memory: columns ready for the native core, plus the originals for the output."""
 
     source: Source
     customer: pa.Array  # int64, string or large_string
@@ -50,15 +93,12 @@ class Transactions:
     cost: pa.Array | None = None
     names: dict[str, str] = field(default_factory=dict)
 
-    def native(self, role: str) -> tuple[str, pa.Array] | None:
-        array = getattr(self, role)
-        return None if array is None else (self.names[role], array)
+    def batch(self) -> pa.RecordBatch:
+        """The columns as one record batch named by role, for the native functions."""
+        present = [role for role in ROLES if getattr(self, role) is not None]
+        return pa.RecordBatch.from_arrays([getattr(self, r) for r in present], names=present)
 
-    def batch(self) -> tuple:
-        """The columns as one batch for the native summary functions."""
-        return tuple(self.native(role) for role in ROLES)
-
-    def batches(self) -> list[tuple]:
+    def batches(self) -> list[pa.RecordBatch]:
         return [self.batch()]
 
     @property
@@ -88,17 +128,6 @@ class Transactions:
     @property
     def timezone(self) -> str | None:
         return getattr(self.time_original.type, "tz", None)
-
-
-def _kind(data: Any) -> str:
-    if isinstance(data, pd.DataFrame):
-        return "pandas"
-    if isinstance(data, pa.Table | pa.RecordBatch | pa.RecordBatchReader):
-        return "arrow"
-    module = type(data).__module__.split(".")[0]
-    if module == "polars":
-        return "polars"
-    return "other"
 
 
 def _close_matches(name: str, available: list[str]) -> str:
@@ -145,7 +174,7 @@ def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
 
 def read_table(data: Any, wanted: list[str]) -> Source:
     """Selects ``wanted`` columns of ``data`` as an Arrow table."""
-    kind = _kind(data)
+    kind = kind_of(data)
     if isinstance(data, str | os.PathLike):
         return Source(_read_path(data, wanted), "other")
     if isinstance(data, pd.DataFrame):
@@ -186,7 +215,7 @@ def _as_array(column: pa.ChunkedArray) -> pa.Array:
     return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
 
 
-def _unparseable(column: pa.ChunkedArray, name: str, what: str, bad: int) -> DataError:
+def _unparseable(name: str, what: str, bad: int) -> DataError:
     return DataError(f"column {name!r}: {bad} rows are not parseable as {what}")
 
 
@@ -214,7 +243,7 @@ def _parse_times(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
     )
     bad = int(values.isna().sum()) - column.null_count
     if bad:
-        raise _unparseable(column, name, "dates/times", bad)
+        raise _unparseable(name, "dates/times", bad)
     return pa.chunked_array([pa.array(values, from_pandas=True)])
 
 
@@ -242,7 +271,7 @@ def amounts(column: pa.ChunkedArray, name: str) -> pa.Array:
         valid = pc.match_substring_regex(column.cast(pa.string()), _NUMBER)
         bad = len(column) - column.null_count - pc.sum(valid).as_py() if len(column) else 0
         if bad:
-            raise _unparseable(column, name, "numbers", bad)
+            raise _unparseable(name, "numbers", bad)
         return _as_array(column.cast(pa.float64()))
     if pa.types.is_integer(kind):
         if kind == pa.uint64() and len(column) and pc.max(column).as_py() >= 2**63:
@@ -390,8 +419,16 @@ class FileLog:
     time_unit: str
     kind: str = "other"
     dropped: dict[str, int] = field(default_factory=dict)
-    timezone = None
-    time_original = None
+
+    @property
+    def timezone(self) -> None:
+        """Files are streamed only when their times have no zone."""
+        return None
+
+    @property
+    def time_original(self) -> None:
+        """Not kept: the file is not in memory (its times convert by a cast)."""
+        return None
 
     @property
     def customer_type(self) -> pa.DataType:
@@ -426,7 +463,7 @@ class FileLog:
         except pa.ArrowInvalid as err:
             raise _unreadable(self.path, err) from err
 
-    def batches(self) -> Iterator[tuple]:
+    def batches(self) -> Iterator[pa.RecordBatch]:
         """Each record batch's columns, converted for the native core."""
         wanted = _wanted(self.names)
         nulls = dict.fromkeys(wanted, 0)
@@ -467,7 +504,7 @@ def log(
     order: str | None = None,
     cost: str | None = None,
     dropna: bool = False,
-) -> Transactions | FileLog:
+) -> Log:
     """The log for the native summary functions: a Parquet/CSV path whose columns convert
     batch by batch is streamed (see :class:`FileLog`); anything else is read at once."""
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)

@@ -1,13 +1,16 @@
 """Type stubs of the native extension (checked with ``python -m mypy.stubtest``)."""
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 __all__ = [
+    "KpiTotals",
+    "LogTable",
+    "OutOfOrder",
     "ColumnNotFoundError",
     "ConvergenceError",
     "CustvalError",
@@ -42,18 +45,55 @@ class SchemaError(CustvalError): ...
 class DataError(CustvalError): ...
 class ConvergenceError(CustvalError): ...
 
-_Named = tuple[str, pa.Array]
 _Floats = npt.NDArray[np.float64]
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def is_release_build() -> bool: ...
 
-# A log batch: customer, time, amount, order and cost columns as (name, array).
-_Batch = tuple[_Named, _Named, _Named | None, _Named | None, _Named | None]
+# The log crosses as record batches whose columns are named by role ("customer", "time",
+# "amount", "order", "cost"), with a roles mapping from each role to the user's column name.
+_Roles = Mapping[str, str]
+
+@final
+class LogTable:
+    """A per-customer table of the log and what the pass over the log left out."""
+
+    @property
+    def table(self) -> pa.RecordBatch: ...
+    @property
+    def rows_after_end(self) -> int: ...
+    @property
+    def customers_first_seen_in_holdout(self) -> int: ...
+    @property
+    def last_time(self) -> int | None: ...
+
+@final
+class KpiTotals:
+    """KPI totals of a window; money in minor units at ``scale``."""
+
+    @property
+    def customers(self) -> int: ...
+    @property
+    def orders(self) -> int: ...
+    @property
+    def revenue(self) -> int: ...
+    @property
+    def repeat_customers(self) -> int: ...
+    @property
+    def cost(self) -> int | None: ...
+    @property
+    def scale(self) -> int: ...
+    @property
+    def rows_outside_window(self) -> int: ...
+
+@final
+class OutOfOrder:
+    """The rows are not in period order within customers: pass the whole log at once."""
 
 def rfm_summary(
-    batches: Iterable[_Batch],
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
     *,
     rows: int,
     unordered: bool,
@@ -63,9 +103,10 @@ def rfm_summary(
     observation_end: int | None,
     include_first: bool,
     decimal: bool,
-) -> tuple[pa.RecordBatch, int, int | None] | None: ...
+) -> LogTable | OutOfOrder: ...
 def calibration_holdout(
-    batches: Iterable[_Batch],
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
     *,
     rows: int,
     unordered: bool,
@@ -75,18 +116,20 @@ def calibration_holdout(
     calibration_end: int,
     observation_end: int | None,
     decimal: bool,
-) -> tuple[pa.RecordBatch, int, int, int | None] | None: ...
+) -> LogTable | OutOfOrder: ...
 def kpis(
-    batches: Iterable[_Batch],
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
     *,
     rows: int,
     unordered: bool,
     scale: int,
     start: int | None,
     end: int | None,
-) -> tuple[int, int, int, int, int | None, int, int] | None: ...
+) -> KpiTotals | OutOfOrder: ...
 def retention(
-    batches: Iterable[_Batch],
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
     *,
     rows: int,
     freq: str,
@@ -95,7 +138,8 @@ def retention(
     decimal: bool,
 ) -> pa.RecordBatch: ...
 def cohorts(
-    batches: Iterable[_Batch],
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
     *,
     rows: int,
     freq: str,

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from custval._frames import METADATA_KEY
+
 #: True parameters of :func:`simulate_transactions` (BG/NBD rates per day, Gamma-Gamma spend).
 DEFAULT_PARAMS: dict[str, float] = {
     "r": 0.243,
@@ -133,7 +135,7 @@ def _summary_frame(columns: dict[str, np.ndarray], freq: str | None) -> pd.DataF
     n = len(next(iter(columns.values())))
     frame = pd.DataFrame(columns, index=pd.RangeIndex(1, n + 1, name="customer_id"))
     if freq is not None:
-        frame.attrs["custval"] = {"freq": freq, "freq_multiplier": 1.0, "include_first": False}
+        frame.attrs[METADATA_KEY] = {"freq": freq, "freq_multiplier": 1.0, "include_first": False}
     return frame
 
 

@@ -9,21 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _input, _native, _output
-
-MONEY = ("float", "decimal")
-
-
-def _check_money(money: str) -> bool:
-    if money not in MONEY:
-        raise ValueError(f"money must be 'float' or 'decimal', not {money!r}")
-    return money == "decimal"
-
-
-def _check_multiplier(freq_multiplier: float) -> float:
-    if not freq_multiplier > 0:
-        raise ValueError(f"freq_multiplier must be positive, got {freq_multiplier!r}")
-    return float(freq_multiplier)
+from custval import _args, _frames, _input, _native
+from custval._input import Log
 
 
 def _iso(value: int | None, unit: str) -> str | None:
@@ -32,27 +19,60 @@ def _iso(value: int | None, unit: str) -> str | None:
     return pa.scalar(value, pa.timestamp(unit)).as_py().isoformat()
 
 
-Log = _input.Transactions | _input.FileLog
-
-
-def _time_metadata(log: Log, freq: str, multiplier: float, end: int | None, last: int | None):
-    return {
-        "freq": freq,
-        "freq_multiplier": multiplier,
-        "observation_end": _iso(end if end is not None else last, log.time_unit),
-        "rows_dropped_null": log.dropped.get("nulls", 0),
-    }
-
-
 def _aggregated(native, log: Log, data: Any, roles: dict[str, Any], **options: Any):
     """(the log, what ``native`` returns for it): a file is streamed batch by batch, and read
     whole only when its rows turn out not to be in time order within customers."""
-    out = native(log.batches(), rows=log.rows, unordered=False, **options)
-    if out is None:
+    out = native(log.batches(), log.names, rows=log.rows, unordered=False, **options)
+    if isinstance(out, _native.OutOfOrder):
         if not isinstance(log, _input.Transactions):
             log = _input.transactions(data, **roles)
-        out = native(log.batches(), rows=log.rows, unordered=True, **options)
+        out = native(log.batches(), log.names, rows=log.rows, unordered=True, **options)
     return log, out
+
+
+def _summarise(
+    native,
+    data: Any,
+    roles: dict[str, Any],
+    *,
+    freq: str,
+    freq_multiplier: float,
+    money: str,
+    scale: int,
+    bounds: dict[str, Any],
+    **options: Any,
+):
+    """(the log, what ``native`` returns, the time ``bounds`` in the log's unit, the result's
+    metadata) of a per-customer summary: options checked, the log read, the bounds (dates or
+    times, ``observation_end`` among them) converted to the log's time unit and zone."""
+    decimal = _args.check_money(money)
+    multiplier = _args.check_multiplier(freq_multiplier)
+    log = _input.log(data, **roles)
+    times = {
+        name: _input.time_value(value, log.time_unit, log.timezone, name=name)
+        for name, value in bounds.items()
+    }
+    log, out = _aggregated(
+        native,
+        log,
+        data,
+        roles,
+        freq=freq,
+        freq_multiplier=multiplier,
+        scale=scale,
+        decimal=decimal,
+        **times,
+        **options,
+    )
+    end = times["observation_end"]
+    last = out.last_time  # the last transaction time the kernel saw
+    metadata = _frames.log_metadata(
+        log,
+        freq,
+        freq_multiplier=multiplier,
+        observation_end=_iso(end if end is not None else last, log.time_unit),
+    )
+    return log, out, times, metadata
 
 
 def _finish(
@@ -75,8 +95,8 @@ def _finish(
         result["first_purchase"] = _times(table, "first_time", "min_row", log)
         result["last_purchase"] = _times(table, "last_time", "max_row", log)
     out = pa.table(result)
-    kind = _output.resolve(output, log.kind)
-    return _output.convert(out, kind, index=customer, metadata=metadata)
+    kind = _frames.resolve(output, log.kind)
+    return _frames.convert(out, kind, index=customer, metadata=metadata)
 
 
 def _ids(ids: pa.ChunkedArray, original: pa.DataType) -> pa.ChunkedArray:
@@ -182,26 +202,20 @@ def rfm_summary(
     1                  1.0      4.0  9.0            20.0     35.0
     2                  0.0      0.0  7.0             0.0      7.5
     """
-    decimal = _check_money(money)
-    multiplier = _check_multiplier(freq_multiplier)
     roles = dict(customer=customer, time=time, amount=amount, order=order, dropna=dropna)
-    log = _input.log(data, **roles)
-    end = _input.time_value(observation_end, log.time_unit, log.timezone, name="observation_end")
-    log, (batch, after_end, last) = _aggregated(
+    log, out, _, metadata = _summarise(
         _native.rfm_summary,
-        log,
         data,
         roles,
         freq=freq,
-        freq_multiplier=multiplier,
+        freq_multiplier=freq_multiplier,
+        money=money,
         scale=scale,
-        observation_end=end,
+        bounds={"observation_end": observation_end},
         include_first=include_first,
-        decimal=decimal,
     )
-    metadata = _time_metadata(log, freq, multiplier, end, last)
-    metadata.update(include_first=include_first, rows_after_observation_end=after_end)
-    return _finish(log, batch, SUMMARY_COLUMNS, output, metadata, purchases=True)
+    metadata.update(include_first=include_first, rows_after_observation_end=out.rows_after_end)
+    return _finish(log, out.table, SUMMARY_COLUMNS, output, metadata, purchases=True)
 
 
 HOLDOUT_COLUMNS = [
@@ -255,33 +269,24 @@ def calibration_holdout(
     {'frequency_cal': 1.0, 'recency_cal': 3.0, 'T_cal': 6.0, 'frequency_holdout': 1.0,
      'duration_holdout': 7.0}
     """
-    decimal = _check_money(money)
-    multiplier = _check_multiplier(freq_multiplier)
     roles = dict(customer=customer, time=time, amount=amount, order=order, dropna=dropna)
-    log = _input.log(data, **roles)
-    unit, tz = log.time_unit, log.timezone
-    split = _input.time_value(calibration_end, unit, tz, name="calibration_end")
-    end = _input.time_value(observation_end, unit, tz, name="observation_end")
-    log, (batch, after_end, holdout_only, last) = _aggregated(
+    log, out, times, metadata = _summarise(
         _native.calibration_holdout,
-        log,
         data,
         roles,
         freq=freq,
-        freq_multiplier=multiplier,
+        freq_multiplier=freq_multiplier,
+        money=money,
         scale=scale,
-        calibration_end=split,
-        observation_end=end,
-        decimal=decimal,
+        bounds={"calibration_end": calibration_end, "observation_end": observation_end},
     )
-    metadata = _time_metadata(log, freq, multiplier, end, last)
     metadata.update(
         include_first=False,
-        calibration_end=_iso(split, unit),
-        rows_after_observation_end=after_end,
-        customers_first_seen_in_holdout=holdout_only,
+        calibration_end=_iso(times["calibration_end"], log.time_unit),
+        rows_after_observation_end=out.rows_after_end,
+        customers_first_seen_in_holdout=out.customers_first_seen_in_holdout,
     )
-    return _finish(log, batch, HOLDOUT_COLUMNS, output, metadata, purchases=False)
+    return _finish(log, out.table, HOLDOUT_COLUMNS, output, metadata, purchases=False)
 
 
 @dataclass(frozen=True)
@@ -345,13 +350,13 @@ def kpis(
     >>> k.customers, k.orders, k.revenue, k.aov, k.repeat_customer_rate, k.gross_margin
     (3, 4, 100.0, 25.0, 0.3333333333333333, 40.0)
     """
-    decimal = _check_money(money)
+    decimal = _args.check_money(money)
     if margin is not None and cost is not None:
         raise ValueError("pass either margin= (a rate) or cost= (a column), not both")
     roles = dict(customer=customer, time=time, amount=amount, order=order, cost=cost, dropna=dropna)
     log = _input.log(data, **roles)
     unit, tz = log.time_unit, log.timezone
-    _, (customers, orders, revenue, repeat, cost_total, used_scale, _) = _aggregated(
+    _, totals = _aggregated(
         _native.kpis,
         log,
         data,
@@ -360,7 +365,9 @@ def kpis(
         start=_input.time_value(start, unit, tz, name="start", end_of_day=False),
         end=_input.time_value(end, unit, tz, name="end"),
     )
-    exact_revenue = Decimal(revenue).scaleb(-used_scale)
+    used_scale = totals.scale
+    customers, orders, cost_total = totals.customers, totals.orders, totals.cost
+    exact_revenue = Decimal(totals.revenue).scaleb(-used_scale)
 
     def amount_out(value: Decimal | None) -> float | Decimal | None:
         if value is None or amount is None:
@@ -385,7 +392,7 @@ def kpis(
         revenue=amount_out(exact_revenue),
         aov=amount_out(mean(exact_revenue, orders)),
         purchase_frequency=_ratio(orders, customers),
-        repeat_customer_rate=_ratio(repeat, customers),
+        repeat_customer_rate=_ratio(totals.repeat_customers, customers),
         spend_per_customer=amount_out(mean(exact_revenue, customers)),
         gross_margin=amount_out(gross),
         gross_margin_rate=(

@@ -48,6 +48,7 @@ impl From<CoreError> for PyErr {
     }
 }
 
-pub fn schema_error(column: &str, message: impl std::fmt::Display) -> PyErr {
-    SchemaError::new_err(format!("column '{column}': {message}"))
+/// A failure of custval itself (thread pool, a caught panic), not of the caller's input.
+pub fn internal_error(message: impl Into<String>) -> PyErr {
+    CustvalError::new_err(message.into())
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use pyo3::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::errors::CustvalError;
-use crate::core::error::Result as CoreResult;
+use super::errors::internal_error;
+use crate::core::error::{CoreError, Result as CoreResult};
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
@@ -25,7 +25,7 @@ fn build_pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
         .thread_name(|i| format!("custval-{i}"))
         .build()
         .map(Arc::new)
-        .map_err(|e| CustvalError::new_err(format!("cannot start thread pool: {e}")))
+        .map_err(|e| internal_error(format!("cannot start thread pool: {e}")))
 }
 
 fn pool() -> PyResult<Arc<ThreadPool>> {
@@ -34,25 +34,23 @@ fn pool() -> PyResult<Arc<ThreadPool>> {
     }
     let mut guard = POOL
         .write()
-        .map_err(|_| CustvalError::new_err("thread pool lock poisoned"))?;
+        .map_err(|_| internal_error("thread pool lock poisoned"))?;
     if guard.is_none() {
         *guard = Some(build_pool(default_threads())?);
     }
     guard
         .clone()
-        .ok_or_else(|| CustvalError::new_err("thread pool unavailable"))
+        .ok_or_else(|| internal_error("thread pool unavailable"))
 }
 
 pub fn set_num_threads(threads: usize) -> PyResult<()> {
     if threads == 0 {
-        return Err(CustvalError::new_err(
-            "set_num_threads: n must be at least 1",
-        ));
+        return Err(CoreError::argument("n", "set_num_threads needs at least 1 thread").into());
     }
     let new_pool = build_pool(threads)?;
     let mut guard = POOL
         .write()
-        .map_err(|_| CustvalError::new_err("thread pool lock poisoned"))?;
+        .map_err(|_| internal_error("thread pool lock poisoned"))?;
     *guard = Some(new_pool);
     Ok(())
 }
@@ -77,7 +75,7 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(CustvalError::new_err(format!(
+            Err(internal_error(format!(
                 "internal error in custval's native core (please report): {reason}"
             )))
         }

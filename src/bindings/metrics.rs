@@ -1,58 +1,58 @@
-//! Bindings for the customer-base metrics: retention (growth accounting) and cohorts.
-use std::sync::Arc;
+//! Bindings of the customer-base metrics: retention (growth accounting) and cohorts, both
+//! built from the per customer-period activity of the log.
+use std::collections::HashMap;
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array};
-use arrow_schema::{DataType, Field};
 use pyo3::prelude::*;
 
-use super::columns::{batch, money_column};
-use super::errors::CustvalError;
+use super::arrow_in::{self, Bounds, Fed, Roles};
+use super::arrow_out::{
+    batch, bool_column, int_column, minor_money_column, money_kind, nullable_int_column,
+    ratio_column,
+};
 use super::gil;
-use super::transactions::feed_batches;
 use crate::core::activity::{self, ActivityBuilder};
-use crate::core::aggregate::{Options, Stream};
 use crate::core::cohorts::{self as core_cohorts, CohortValue};
+use crate::core::error::CoreError;
+use crate::core::log::Options;
+use crate::core::partition::Stream;
 use crate::core::period::Freq;
 use crate::core::retention as core_retention;
 use crate::core::summary::{mean_minor, MEAN_EXTRA_SCALE};
 
-fn int_column(name: &str, values: impl IntoIterator<Item = i64>) -> (Field, ArrayRef) {
-    (
-        Field::new(name, DataType::Int64, false),
-        Arc::new(Int64Array::from_iter_values(values)),
-    )
-}
-
-fn ratio_column(name: &str, values: Vec<Option<f64>>) -> (Field, ArrayRef) {
-    (
-        Field::new(name, DataType::Float64, true),
-        Arc::new(Float64Array::from(values)),
-    )
-}
-
-/// The batches fed into a customer-period activity stream, their options and whether they
-/// have amounts.
+/// The batches fed into a customer-period activity stream, and their options.
 fn activity_of(
     py: Python<'_>,
     batches: &Bound<'_, PyAny>,
+    roles: &Roles,
     rows: usize,
     freq: Freq,
     scale: u32,
-) -> PyResult<(Stream<ActivityBuilder>, Options, bool)> {
+) -> PyResult<(Stream<ActivityBuilder>, Options)> {
     let mut stream = Stream::new(rows);
-    let (options, (_, _, amount_type)) =
-        feed_batches(py, batches, &mut stream, freq, scale, |_| {})?
-            .ok_or_else(|| CustvalError::new_err("the activity stream refused a batch"))?;
-    Ok((stream, options, amount_type.is_some()))
+    match arrow_in::feed(
+        py,
+        batches,
+        roles,
+        &mut stream,
+        freq,
+        scale,
+        &Bounds::default(),
+    )? {
+        Fed::Taken(options, _) => Ok((stream, options)),
+        // An activity builder takes rows in any order.
+        Fed::OutOfOrder => Err(CoreError::argument("data", "the activity refused a batch").into()),
+    }
 }
 
 /// Growth accounting per period: one row per calendar period from the first to the last
 /// purchase; `period` is the period's start in the time column's unit.
 #[pyfunction]
-#[pyo3(signature = (batches, *, rows, freq, scale, active_window, decimal))]
+#[pyo3(signature = (batches, roles, *, rows, freq, scale, active_window, decimal))]
+#[allow(clippy::too_many_arguments)]
 pub fn retention<'py>(
     py: Python<'py>,
     batches: &Bound<'py, PyAny>,
+    roles: HashMap<String, String>,
     rows: usize,
     freq: &str,
     scale: u32,
@@ -60,7 +60,8 @@ pub fn retention<'py>(
     decimal: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let freq = Freq::parse(freq)?;
-    let (stream, options, with_money) = activity_of(py, batches, rows, freq, scale)?;
+    let roles = Roles::new(roles)?;
+    let (stream, options) = activity_of(py, batches, &roles, rows, freq, scale)?;
     let table = gil::run(py, || {
         let activity = activity::finish(stream, &options)?;
         core_retention::retention(&activity, active_window)
@@ -72,12 +73,7 @@ pub fn retention<'py>(
             "period",
             (0..n).map(|i| periodizer.period_start(table.first_period + i as i64)),
         ),
-        (
-            Field::new("partial", DataType::Boolean, false),
-            Arc::new(BooleanArray::from(
-                (0..n).map(|i| i == 0 || i + 1 == n).collect::<Vec<_>>(),
-            )) as ArrayRef,
-        ),
+        bool_column("partial", (0..n).map(|i| i == 0 || i + 1 == n).collect()),
         int_column("active", table.active.iter().copied()),
         int_column("new", table.new.iter().copied()),
         int_column("retained", table.retained.iter().copied()),
@@ -87,8 +83,7 @@ pub fn retention<'py>(
         ratio_column("churn_rate", table.churn_rate()),
         ratio_column("quick_ratio", table.quick_ratio()),
     ];
-    if with_money {
-        let scale = options.scale;
+    if roles.has_amount() {
         let money = [
             ("revenue", &table.revenue),
             ("new_revenue", &table.new_revenue),
@@ -99,8 +94,13 @@ pub fn retention<'py>(
             ("churned_revenue", &table.churned_revenue),
         ];
         for (name, values) in money {
-            let values = values.iter().map(|&v| Some(v)).collect();
-            out.push(money_column(name, values, scale, decimal)?);
+            let values: Vec<Option<i128>> = values.iter().map(|&v| Some(v)).collect();
+            out.push(minor_money_column(
+                name,
+                &values,
+                options.scale,
+                money_kind(decimal),
+            )?);
         }
         out.push(ratio_column(
             "net_revenue_retention",
@@ -117,11 +117,12 @@ pub fn retention<'py>(
 /// Cohort matrix: columns `cohort` (period start), `cohort_size` and "0", "1", … (periods
 /// since acquisition); cells not yet observable are null.
 #[pyfunction]
-#[pyo3(signature = (batches, *, rows, freq, scale, value, normalize, decimal))]
+#[pyo3(signature = (batches, roles, *, rows, freq, scale, value, normalize, decimal))]
 #[allow(clippy::too_many_arguments)]
 pub fn cohorts<'py>(
     py: Python<'py>,
     batches: &Bound<'py, PyAny>,
+    roles: HashMap<String, String>,
     rows: usize,
     freq: &str,
     scale: u32,
@@ -132,8 +133,9 @@ pub fn cohorts<'py>(
     let freq = Freq::parse(freq)?;
     let kind = CohortValue::parse(value)?;
     let cumulative = value == "cumulative_revenue_per_customer";
+    let roles = Roles::new(roles)?;
     // Python checks that money values come with an amount column, before reading the log.
-    let (stream, options, _) = activity_of(py, batches, rows, freq, scale)?;
+    let (stream, options) = activity_of(py, batches, &roles, rows, freq, scale)?;
     let table = gil::run(py, || {
         let activity = activity::finish(stream, &options)?;
         core_cohorts::cohorts(&activity, kind)
@@ -147,6 +149,7 @@ pub fn cohorts<'py>(
         int_column("cohort_size", table.sizes.iter().map(|&s| s as i64)),
     ];
     let rows = table.periods.len();
+    let money = money_kind(decimal);
     let mut running = vec![0i128; rows];
     for k in 0..table.width {
         let name = k.to_string();
@@ -158,25 +161,23 @@ pub fn cohorts<'py>(
                     .map(|i| cell(i).map(|v| v as f64 / table.sizes[i] as f64))
                     .collect(),
             ),
-            CohortValue::Active | CohortValue::Orders => (
-                Field::new(&name, DataType::Int64, true),
-                Arc::new(Int64Array::from(
-                    (0..rows)
-                        .map(|i| cell(i).map(|v| v as i64))
-                        .collect::<Vec<_>>(),
-                )) as ArrayRef,
+            CohortValue::Active | CohortValue::Orders => nullable_int_column(
+                &name,
+                (0..rows).map(|i| cell(i).map(|v| v as i64)).collect(),
             ),
             CohortValue::Revenue if cumulative => {
-                let values = (0..rows)
+                let values: Vec<Option<i128>> = (0..rows)
                     .map(|i| {
                         running[i] += table.row(i)[k];
                         (k < table.observable[i]).then(|| mean_minor(running[i], table.sizes[i]))
                     })
                     .collect();
-                money_column(&name, values, options.scale + MEAN_EXTRA_SCALE, decimal)?
+                let scale = options.scale + MEAN_EXTRA_SCALE;
+                minor_money_column(&name, &values, scale, money)?
             }
             CohortValue::Revenue => {
-                money_column(&name, (0..rows).map(cell).collect(), options.scale, decimal)?
+                let values: Vec<Option<i128>> = (0..rows).map(cell).collect();
+                minor_money_column(&name, &values, options.scale, money)?
             }
         };
         out.push(column);

@@ -1,13 +1,17 @@
 //! The pyo3 module `custval._native`: extraction, one call into the core, conversion.
+//!
+//! `errors` (the exception tree and the one conversion from `CoreError`), `gil` (the one way
+//! to run core work), `arrow_in` / `arrow_out` (Arrow across the boundary), then one thin file
+//! per public area: `summary`, `metrics`, `models`.
 use pyo3::prelude::*;
 
-mod columns;
+mod arrow_in;
+mod arrow_out;
 mod errors;
 mod gil;
-mod input;
 mod metrics;
 mod models;
-mod transactions;
+mod summary;
 
 /// Sets the size of custval's thread pool.
 #[pyfunction]
@@ -45,9 +49,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(is_release_build, m)?)?;
-    m.add_function(wrap_pyfunction!(transactions::rfm_summary, m)?)?;
-    m.add_function(wrap_pyfunction!(transactions::calibration_holdout, m)?)?;
-    m.add_function(wrap_pyfunction!(transactions::kpis, m)?)?;
+    m.add_class::<arrow_out::LogTable>()?;
+    m.add_class::<arrow_out::KpiTotals>()?;
+    m.add_class::<arrow_out::OutOfOrder>()?;
+    m.add_function(wrap_pyfunction!(summary::rfm_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(summary::calibration_holdout, m)?)?;
+    m.add_function(wrap_pyfunction!(summary::kpis, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::retention, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::cohorts, m)?)?;
     m.add_function(wrap_pyfunction!(models::fit_model, m)?)?;

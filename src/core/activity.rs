@@ -11,10 +11,11 @@ use foldhash::fast::FixedState;
 use hashbrown::HashSet;
 use rayon::prelude::*;
 
-use crate::core::aggregate::{
-    prefetch, Columns, Consumer, KeyTable, Names, Options, Stream, Tx, LOOKAHEAD,
-};
 use crate::core::error::{CoreError, Result};
+use crate::core::log::{Columns, Options, Tx};
+use crate::core::partition::mem::{prefetch, LOOKAHEAD};
+use crate::core::partition::table::{IdArena, KeyTable};
+use crate::core::partition::{Consumer, Stream};
 
 /// The activity of the customers of one partition, in compressed sparse rows: customer `i`
 /// owns entries `offsets[i]..offsets[i + 1]` of `periods`, `revenue` and `orders`.
@@ -97,16 +98,16 @@ pub fn finish(stream: Stream<ActivityBuilder>, options: &Options) -> Result<Acti
         .collect();
     let overflows = overflows + built.iter().map(|b| b.1).sum::<u64>();
     if overflows > 0 {
-        return Err(CoreError::Data {
-            column: options.amount_name.clone(),
-            message: "per-period total overflows 38 decimal digits".into(),
-            rows: overflows,
-        });
+        return Err(CoreError::data(
+            &options.amount_name,
+            "per-period total overflows 38 decimal digits",
+            overflows,
+        ));
     }
     let mut out = Activity {
         rows_used,
-        rows_before_start: fed.rows_before_start,
-        rows_after_end: fed.rows_after_end,
+        rows_before_start: fed.counts.rows_before_start,
+        rows_after_end: fed.counts.rows_after_end,
         ..Activity::default()
     };
     for (part, _) in built {
@@ -142,7 +143,7 @@ struct Run {
 /// arrive, so runs of the same period merge by adding.
 pub struct ActivityBuilder {
     table: KeyTable,
-    names: Names,
+    names: IdArena,
     /// Per customer: its smallest row and its current run.
     first_row: Vec<u32>,
     open: Vec<Run>,
@@ -158,7 +159,7 @@ impl Consumer for ActivityBuilder {
     fn new() -> Self {
         ActivityBuilder {
             table: KeyTable::new(),
-            names: Names::default(),
+            names: IdArena::default(),
             first_row: Vec::new(),
             open: Vec::new(),
             runs: Vec::new(),
@@ -299,8 +300,7 @@ impl ActivityBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::aggregate::{Amounts, Ids};
-    use crate::core::period::{Freq, Periodizer, TimeUnit};
+    use crate::core::log::{daily_options, Amounts, Ids};
 
     #[test]
     fn runs_of_a_period_merge_whatever_the_row_order() {
@@ -310,16 +310,7 @@ mod tests {
         let times = [10, DAY + 5, 20, 30, DAY + 9, 40];
         let orders = [1, 3, 1, 2, 3, 5];
         let amounts = [1.25, 2.0, 0.75, 1.0, 4.0, 9.0];
-        let options = Options {
-            periodizer: Periodizer::new(Freq::Day, TimeUnit::Second),
-            scale: 2,
-            start: None,
-            end: None,
-            split: None,
-            time_name: "timestamp".into(),
-            amount_name: "amount".into(),
-            cost_name: String::new(),
-        };
+        let options = daily_options();
         let columns = Columns {
             ids: Ids::Int(&ids),
             times: &times,

@@ -31,10 +31,10 @@ impl CohortValue {
             "active" => Ok(CohortValue::Active),
             "revenue" | "cumulative_revenue_per_customer" => Ok(CohortValue::Revenue),
             "orders" => Ok(CohortValue::Orders),
-            other => Err(CoreError::Argument {
-                name: "value".into(),
-                message: format!("unknown value '{other}'; expected one of {}", Self::ALLOWED),
-            }),
+            other => Err(CoreError::argument(
+                "value",
+                format!("unknown value '{other}'; expected one of {}", Self::ALLOWED),
+            )),
         }
     }
 }
@@ -61,14 +61,14 @@ pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {
         return Ok(Cohorts::default());
     };
     if hi - lo >= MAX_PERIODS {
-        return Err(CoreError::Argument {
-            name: "freq".into(),
-            message: format!(
+        return Err(CoreError::argument(
+            "freq",
+            format!(
                 "the data span {} periods, more than the {MAX_PERIODS} a cohort matrix allows; \
                  use a coarser freq",
                 hi - lo + 1
             ),
-        });
+        ));
     }
     let n = (hi - lo + 1) as usize;
     let groups = rayon::current_num_threads().max(1);

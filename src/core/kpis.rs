@@ -1,7 +1,7 @@
 //! Business KPIs over a window (DESIGN.md §4).
 use rayon::prelude::*;
 
-use crate::core::aggregate::Aggregate;
+use crate::core::customers::Aggregate;
 
 /// Totals and ratios; money in minor units at the aggregate's scale, ratios as f64.
 #[derive(Clone, Debug, PartialEq)]

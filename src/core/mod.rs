@@ -1,10 +1,16 @@
 //! The pure-Rust core: no Python here.
+//!
+//! Rows come in through [`log`], pass through the shared partitioned pass of [`partition`],
+//! and are built into per-customer state ([`customers`]) or per-period activity
+//! ([`activity`]), from which the summaries, KPIs, retention and cohorts are read.
 pub mod activity;
-pub mod aggregate;
 pub mod cohorts;
+pub mod customers;
 pub mod error;
 pub mod kpis;
+pub mod log;
 pub mod money;
+pub mod partition;
 pub mod period;
 pub mod retention;
 pub mod summary;

@@ -10,6 +10,15 @@ pub fn pow10(exp: u32) -> i128 {
     10i128.pow(exp)
 }
 
+/// 10^38: money needing more digits does not fit a decimal128(38) result.
+pub const LIMIT_38_DIGITS: u128 = 10u128.pow(38);
+
+/// Whether `value` fits a decimal128(38): at most 38 digits.
+#[inline]
+pub fn fits_38_digits(value: i128) -> bool {
+    value.unsigned_abs() < LIMIT_38_DIGITS
+}
+
 /// `num / den` rounded half to even; `den > 0`.
 pub fn div_round_half_even(num: i128, den: i128) -> i128 {
     let q = num.div_euclid(den);

@@ -27,15 +27,40 @@ impl Freq {
             "M" => Ok(Freq::Month),
             "Q" => Ok(Freq::Quarter),
             "Y" => Ok(Freq::Year),
-            other => Err(CoreError::Argument {
-                name: "freq".into(),
-                message: format!(
+            other => Err(CoreError::argument(
+                "freq",
+                format!(
                     "unknown period '{other}'; expected one of {}",
                     Freq::ALLOWED
                 ),
-            }),
+            )),
         }
     }
+
+    /// Mean length of one period in days (a month is 365.25/12 days, a year 365.25).
+    pub fn mean_days(self) -> f64 {
+        const YEAR: f64 = 365.25;
+        match self {
+            Freq::Hour => 1.0 / 24.0,
+            Freq::Day => 1.0,
+            Freq::Week => 7.0,
+            Freq::Month => YEAR / 12.0,
+            Freq::Quarter => YEAR / 4.0,
+            Freq::Year => YEAR,
+        }
+    }
+}
+
+/// Model time units per `horizon` period, for a model whose time unit is `multiplier`
+/// periods of `freq` (e.g. months of a model fitted in weeks counted in days: 365.25/12/7).
+pub fn time_unit_factor(horizon: Freq, freq: Freq, multiplier: f64) -> Result<f64> {
+    if !(multiplier.is_finite() && multiplier > 0.0) {
+        return Err(CoreError::argument(
+            "freq_multiplier",
+            format!("must be positive, got {multiplier}"),
+        ));
+    }
+    Ok(horizon.mean_days() / (freq.mean_days() * multiplier))
 }
 
 /// Unit of the raw time values.

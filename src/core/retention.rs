@@ -238,22 +238,19 @@ impl Acc {
 /// active in p when it purchased in one of the `window` periods ending at p.
 pub fn retention(activity: &Activity, window: u32) -> Result<Retention> {
     if window == 0 {
-        return Err(CoreError::Argument {
-            name: "active_window".into(),
-            message: "must be at least 1".into(),
-        });
+        return Err(CoreError::argument("active_window", "must be at least 1"));
     }
     let (Some(lo), Some(hi)) = (activity.min_period, activity.max_period) else {
         return Ok(Retention::default());
     };
     if hi - lo >= MAX_PERIODS {
-        return Err(CoreError::Argument {
-            name: "freq".into(),
-            message: format!(
+        return Err(CoreError::argument(
+            "freq",
+            format!(
                 "the data span {} periods, more than {MAX_PERIODS}; use a coarser freq",
                 hi - lo + 1
             ),
-        });
+        ));
     }
     let n = (hi - lo + 1) as usize;
     let window = i64::from(window);

@@ -1,7 +1,7 @@
 //! Per-customer RFM summary and calibration/holdout tables from aggregated state.
 use rayon::prelude::*;
 
-use crate::core::aggregate::{Aggregate, Customer};
+use crate::core::customers::{Aggregate, Customer};
 use crate::core::error::{CoreError, Result};
 use crate::core::money;
 use crate::core::period::Periodizer;
@@ -64,12 +64,9 @@ impl MoneyChunk<'_> {
             MoneyChunk::Minor(values) => values[j] = value,
             MoneyChunk::Float(values, scale) => values[j] = money::to_f64(value, *scale),
         }
-        value.unsigned_abs() < LIMIT_38_DIGITS
+        money::fits_38_digits(value)
     }
 }
-
-/// 10^38: money needing more digits does not fit a decimal128(38) result.
-const LIMIT_38_DIGITS: u128 = 100_000_000_000_000_000_000_000_000_000_000_000_000;
 
 /// Columns of `rfm_summary`, one entry per customer in first-appearance order.
 #[derive(Debug)]
@@ -95,10 +92,10 @@ pub struct Summary {
 /// Period of the observation end: the given time, or the last transaction.
 pub fn end_period(aggregate: &Aggregate, periodizer: &Periodizer, end: Option<i64>) -> Result<i64> {
     if end.is_some() && aggregate.rows_used == 0 && aggregate.rows_after_end > 0 {
-        return Err(CoreError::Argument {
-            name: "observation_end".into(),
-            message: "is before the first transaction".into(),
-        });
+        return Err(CoreError::argument(
+            "observation_end",
+            "is before the first transaction",
+        ));
     }
     let end_time = end.or(aggregate.max_time).unwrap_or(0);
     let end_period = periodizer.period(end_time);
@@ -106,10 +103,10 @@ pub fn end_period(aggregate: &Aggregate, periodizer: &Periodizer, end: Option<i6
         .first_period()
         .is_some_and(|first| first > end_period)
     {
-        return Err(CoreError::Argument {
-            name: "observation_end".into(),
-            message: "is before the first transaction".into(),
-        });
+        return Err(CoreError::argument(
+            "observation_end",
+            "is before the first transaction",
+        ));
     }
     Ok(end_period)
 }
@@ -241,10 +238,10 @@ pub fn calibration_holdout(
     scale: u32,
 ) -> Result<CalibrationHoldout> {
     if split > end_period {
-        return Err(CoreError::Argument {
-            name: "calibration_end".into(),
-            message: "is after observation_end".into(),
-        });
+        return Err(CoreError::argument(
+            "calibration_end",
+            "is after observation_end",
+        ));
     }
     let kept: Vec<u32> = (0..aggregate.len())
         .into_par_iter()

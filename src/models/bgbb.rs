@@ -74,11 +74,7 @@ fn validate(d: &RfmData) -> Result<()> {
         })
         .count();
     if bad > 0 {
-        return Err(CoreError::Data {
-            column: "frequency/recency/periods".into(),
-            message: "BG/BB needs integers with frequency <= recency <= periods (recency >= 1 when frequency > 0)".into(),
-            rows: bad as u64,
-        });
+        return Err(CoreError::data("frequency/recency/periods", "BG/BB needs integers with frequency <= recency <= periods (recency >= 1 when frequency > 0)", bad as u64));
     }
     Ok(())
 }

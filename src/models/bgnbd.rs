@@ -150,11 +150,7 @@ pub(crate) fn starts(d: &RfmData) -> Result<Vec<Vec<f64>>> {
     let sx: f64 = d.x.iter().zip(&d.weight).map(|(x, w)| x * w).sum();
     let st: f64 = d.t.iter().zip(&d.weight).map(|(t, w)| t * w).sum();
     if !(n > 0.0) {
-        return Err(CoreError::Data {
-            column: "weights".into(),
-            message: "no customers to fit".into(),
-            rows: 0,
-        });
+        return Err(CoreError::data("weights", "no customers to fit", 0));
     }
     if sx <= 0.0 {
         return Err(CoreError::Convergence(

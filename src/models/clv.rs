@@ -4,22 +4,18 @@ use super::{at, bcast_len};
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
-fn arg(name: &str, message: &str) -> CoreError {
-    CoreError::Argument {
-        name: name.into(),
-        message: message.into(),
-    }
-}
-
 fn check_args(margin: f64, discount: f64, unit_factor: f64) -> Result<()> {
     if !margin.is_finite() {
-        return Err(arg("margin", "must be finite"));
+        return Err(CoreError::argument("margin", "must be finite"));
     }
     if !(discount.is_finite() && discount > -1.0) {
-        return Err(arg("discount_rate", "must be finite and > -1"));
+        return Err(CoreError::argument(
+            "discount_rate",
+            "must be finite and > -1",
+        ));
     }
     if !(unit_factor.is_finite() && unit_factor > 0.0) {
-        return Err(arg(
+        return Err(CoreError::argument(
             "time_unit",
             "the horizon-unit conversion factor must be > 0",
         ));
@@ -89,7 +85,7 @@ where
 {
     check_args(margin, discount, unit_factor)?;
     if expected_spend.iter().any(|v| !v.is_finite()) {
-        return Err(arg("expected_spend", "must be finite"));
+        return Err(CoreError::argument("expected_spend", "must be finite"));
     }
     let mut prev: Option<Vec<f64>> = None;
     let mut total: Vec<f64> = Vec::new();
@@ -103,7 +99,7 @@ where
             total = vec![0.0; n];
         }
         if total.len() != n {
-            return Err(arg(
+            return Err(CoreError::argument(
                 "cond_expected",
                 "returned different lengths for different horizons",
             ));

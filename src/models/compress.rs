@@ -1,6 +1,6 @@
 //! Compression of per-customer `(x, t_x, T)` rows into unique rows with summed weights.
 
-use super::{check_len, validate_rfm, RfmData};
+use super::{canon, check_len, validate_rfm, Distinct, RfmData};
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
@@ -11,16 +11,6 @@ pub struct Compressed {
     pub data: RfmData,
     /// For each input customer, the index of its row in `data`.
     pub index: Vec<u32>,
-}
-
-#[inline]
-fn key(v: f64) -> u64 {
-    // Non-negative finite values: the IEEE bits order like the values; fold -0.0 into 0.0.
-    if v == 0.0 {
-        0
-    } else {
-        v.to_bits()
-    }
 }
 
 /// Compresses customers into unique `(x, t_x, T)` rows (validated: finite, non-negative,
@@ -35,17 +25,15 @@ pub fn compress(x: &[f64], t_x: &[f64], t: &[f64], weights: Option<&[f64]>) -> R
         check_len("weights", w.len(), n)?;
     }
     if n > u32::MAX as usize {
-        return Err(CoreError::Argument {
-            name: "x".into(),
-            message: "more than 2^32 - 1 rows".into(),
-        });
+        return Err(CoreError::argument("x", "more than 2^32 - 1 rows"));
     }
     validate_rfm(x, t_x, t, weights)?;
     let cols = [x, t_x, t];
-    let ranks: Vec<(Vec<u64>, Vec<u32>)> = cols.par_iter().map(|c| ranks(c)).collect();
+    // Each column's sorted distinct values and every row's rank among them.
+    let ranks: Vec<Distinct> = cols.par_iter().map(|c| Distinct::new(c)).collect();
     let bits: Vec<u32> = ranks
         .iter()
-        .map(|(v, _)| usize::BITS - (v.len().max(1) - 1).leading_zeros())
+        .map(|d| usize::BITS - (d.values.len().max(1) - 1).leading_zeros())
         .collect();
     let total_bits: u32 = bits.iter().sum();
     let idx_bits = usize::BITS - n.max(1).leading_zeros();
@@ -57,9 +45,9 @@ pub fn compress(x: &[f64], t_x: &[f64], t: &[f64], weights: Option<&[f64]>) -> R
             .into_par_iter()
             .with_min_len(4096)
             .map(|i| {
-                let code = ((ranks[0].1[i] as u64) << sx)
-                    | ((ranks[1].1[i] as u64) << st)
-                    | ranks[2].1[i] as u64;
+                let code = ((ranks[0].index[i] as u64) << sx)
+                    | ((ranks[1].index[i] as u64) << st)
+                    | ranks[2].index[i] as u64;
                 (code << idx_bits) | i as u64
             })
             .collect();
@@ -78,11 +66,9 @@ pub fn compress(x: &[f64], t_x: &[f64], t: &[f64], weights: Option<&[f64]>) -> R
                     out.weight.push(acc);
                 }
                 acc = 0.0;
-                out.x
-                    .push(f64::from_bits(ranks[0].0[(code >> sx) as usize]));
-                out.t_x
-                    .push(f64::from_bits(ranks[1].0[((code >> st) & mx) as usize]));
-                out.t.push(f64::from_bits(ranks[2].0[(code & mt) as usize]));
+                out.x.push(ranks[0].values[(code >> sx) as usize]);
+                out.t_x.push(ranks[1].values[((code >> st) & mx) as usize]);
+                out.t.push(ranks[2].values[(code & mt) as usize]);
                 prev = code;
             }
             acc += weights.map_or(1.0, |w| w[i]);
@@ -95,7 +81,7 @@ pub fn compress(x: &[f64], t_x: &[f64], t: &[f64], weights: Option<&[f64]>) -> R
     }
     let mut order: Vec<(u64, u64, u64, u32)> = (0..n)
         .into_par_iter()
-        .map(|i| (key(x[i]), key(t_x[i]), key(t[i]), i as u32))
+        .map(|i| (canon(x[i]), canon(t_x[i]), canon(t[i]), i as u32))
         .collect();
     // Keys include the row index, so the order (and every sum) is fully determined.
     order.par_sort_unstable();
@@ -117,42 +103,6 @@ pub fn compress(x: &[f64], t_x: &[f64], t: &[f64], weights: Option<&[f64]>) -> R
         index[i] = last as u32;
     }
     Ok(Compressed { data: out, index })
-}
-
-/// Sorted distinct keys of a column and each row's rank among them (hash-based: per-chunk
-/// distinct sets merged, then a lookup per row).
-fn ranks(col: &[f64]) -> (Vec<u64>, Vec<u32>) {
-    type Map = hashbrown::HashMap<u64, u32, foldhash::fast::FixedState>;
-    const PCHUNK: usize = 1 << 16;
-    let n = col.len();
-    let locals: Vec<Vec<u64>> = (0..n.div_ceil(PCHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let mut m = Map::default();
-            let mut keys = Vec::new();
-            for &v in &col[c * PCHUNK..((c + 1) * PCHUNK).min(n)] {
-                let k = key(v);
-                if m.insert(k, 0).is_none() {
-                    keys.push(k);
-                }
-            }
-            keys
-        })
-        .collect();
-    let mut all: Vec<u64> = locals.concat();
-    all.par_sort_unstable();
-    all.dedup();
-    let map: Map = all
-        .iter()
-        .enumerate()
-        .map(|(r, &k)| (k, r as u32))
-        .collect();
-    let idx = col
-        .par_iter()
-        .with_min_len(4096)
-        .map(|&v| map[&key(v)])
-        .collect();
-    (all, idx)
 }
 
 /// Stable LSD radix sort of `v` by bits `lo..hi`.
@@ -192,10 +142,10 @@ fn radix_sort(v: &mut Vec<u64>, lo: u32, hi: u32) {
 pub fn scatter<T: Copy + Send + Sync>(values: &[T], index: &[u32]) -> Result<Vec<T>> {
     let m = values.len();
     if index.par_iter().any(|&j| j as usize >= m) {
-        return Err(CoreError::Argument {
-            name: "index".into(),
-            message: format!("index out of range for {m} values"),
-        });
+        return Err(CoreError::argument(
+            "index",
+            format!("index out of range for {m} values"),
+        ));
     }
     Ok(index.par_iter().map(|&j| values[j as usize]).collect())
 }

@@ -26,11 +26,7 @@ impl SpendData {
         if let Some(w) = weights {
             check_len("weights", w.len(), x.len())?;
         }
-        let err = |col: &str, msg: &str, rows: usize| CoreError::Data {
-            column: col.into(),
-            message: msg.into(),
-            rows: rows as u64,
-        };
+        let err = |col: &str, msg: &str, rows: usize| CoreError::data(col, msg, rows as u64);
         let bad = x.iter().filter(|v| !(v.is_finite() && **v >= 0.0)).count();
         if bad > 0 {
             return Err(err("frequency", "negative or non-finite values", bad));
@@ -266,11 +262,11 @@ type Evaluation = (Vec<f64>, f64, [f64; 3]);
 pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
     let n = data.n_obs();
     if !(n > 0.0) {
-        return Err(CoreError::Data {
-            column: "frequency".into(),
-            message: "no repeat customers to fit the spend model".into(),
-            rows: 0,
-        });
+        return Err(CoreError::data(
+            "frequency",
+            "no repeat customers to fit the spend model",
+            0,
+        ));
     }
     let mean = data
         .m
@@ -318,10 +314,10 @@ pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Resul
     check_params(params, PARAM_NAMES)?;
     let (p, q, g) = (params[0], params[1], params[2]);
     if q <= 1.0 {
-        return Err(CoreError::Argument {
-            name: "q".into(),
-            message: format!("expected spend is undefined for q <= 1 (q = {q})"),
-        });
+        return Err(CoreError::argument(
+            "q",
+            format!("expected spend is undefined for q <= 1 (q = {q})"),
+        ));
     }
     let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
     super::check_nonneg("frequency", x)?;

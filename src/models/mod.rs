@@ -62,6 +62,7 @@ pub mod clv;
 pub mod compress;
 pub mod gamma_gamma;
 pub mod mbgnbd;
+pub mod model;
 pub mod optimize;
 pub mod pareto_nbd;
 pub mod sbg;
@@ -81,6 +82,19 @@ pub struct FitOptions {
     /// Convergence tolerance on the infinity norm of the gradient of the mean objective with
     /// respect to log-parameters.
     pub tol: f64,
+}
+
+impl FitOptions {
+    /// Rejects a negative or non-finite penalizer.
+    pub fn check(&self) -> Result<()> {
+        if !(self.penalizer.is_finite() && self.penalizer >= 0.0) {
+            return Err(CoreError::argument(
+                "penalizer",
+                format!("must be finite and >= 0, got {}", self.penalizer),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for FitOptions {
@@ -169,20 +183,16 @@ impl RfmData {
 
 pub(crate) fn check_len(name: &str, got: usize, want: usize) -> Result<()> {
     if got != want {
-        return Err(CoreError::Argument {
-            name: name.to_string(),
-            message: format!("length {got} does not match length {want}"),
-        });
+        return Err(CoreError::argument(
+            name,
+            format!("length {got} does not match length {want}"),
+        ));
     }
     Ok(())
 }
 
 fn data_err(column: &str, message: &str, rows: usize) -> CoreError {
-    CoreError::Data {
-        column: column.to_string(),
-        message: message.to_string(),
-        rows: rows as u64,
-    }
+    CoreError::data(column, message, rows as u64)
 }
 
 /// Checks finiteness, non-negativity and `t_x <= T` (with a small tolerance).
@@ -219,17 +229,17 @@ pub(crate) fn validate_rfm(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>)
 /// Checks a parameter slice: right length, all finite and > 0.
 pub(crate) fn check_params(params: &[f64], names: &[&str]) -> Result<()> {
     if params.len() != names.len() {
-        return Err(CoreError::Argument {
-            name: "params".into(),
-            message: format!("expected {} parameters ({})", names.len(), names.join(", ")),
-        });
+        return Err(CoreError::argument(
+            "params",
+            format!("expected {} parameters ({})", names.len(), names.join(", ")),
+        ));
     }
     for (p, n) in params.iter().zip(names) {
         if !p.is_finite() || *p <= 0.0 {
-            return Err(CoreError::Argument {
-                name: (*n).to_string(),
-                message: format!("must be finite and > 0, got {p}"),
-            });
+            return Err(CoreError::argument(
+                *n,
+                format!("must be finite and > 0, got {p}"),
+            ));
         }
     }
     Ok(())
@@ -267,7 +277,9 @@ where
     (s, g)
 }
 
-/// Sorted distinct values of a column and, per row, the index of its value.
+/// Sorted distinct values of a column and, per row, the index of its value: the factor table
+/// of likelihood terms that depend on one column, and the ranks `compress` sorts rows by.
+/// `-0.0` is folded into `0.0`.
 #[derive(Debug, Clone)]
 pub(crate) struct Distinct {
     pub values: Vec<f64>,
@@ -287,8 +299,8 @@ impl Distinct {
                 let mut m = Map::default();
                 let mut keys = Vec::new();
                 for &v in &col[c * PCHUNK..((c + 1) * PCHUNK).min(n)] {
-                    if m.insert(v.to_bits(), 0).is_none() {
-                        keys.push(v.to_bits());
+                    if m.insert(canon(v), 0).is_none() {
+                        keys.push(canon(v));
                     }
                 }
                 keys
@@ -307,7 +319,7 @@ impl Distinct {
         let index = col
             .par_iter()
             .with_min_len(4096)
-            .map(|v| map[&v.to_bits()])
+            .map(|&v| map[&canon(v)])
             .collect();
         Distinct { values, index }
     }
@@ -338,10 +350,10 @@ pub(crate) fn bcast_len(cols: &[(&str, usize)]) -> Result<usize> {
     let n = cols.iter().map(|c| c.1).max().unwrap_or(0);
     for (name, len) in cols {
         if *len != n && *len != 1 {
-            return Err(CoreError::Argument {
-                name: (*name).to_string(),
-                message: format!("length {len} does not match length {n} (nor is 1)"),
-            });
+            return Err(CoreError::argument(
+                *name,
+                format!("length {len} does not match length {n} (nor is 1)"),
+            ));
         }
     }
     Ok(n)
@@ -357,7 +369,6 @@ pub(crate) fn at(v: &[f64], i: usize) -> f64 {
     }
 }
 
-/// Rejects non-finite or negative entries in a prediction input column.
 /// Validates customer histories `(x, t_x, T)`: broadcastable lengths, no negative or
 /// non-finite values. Returns the number of rows.
 pub(crate) fn check_history(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
@@ -463,9 +474,10 @@ impl Pairs {
     }
 }
 
-/// Bits of a value with `-0.0` folded into `0.0` (NaN payloads are kept as they are).
+/// Bits of a value with `-0.0` folded into `0.0` (NaN payloads are kept as they are); for
+/// non-negative finite values the bits order like the values.
 #[inline]
-fn canon(v: f64) -> u64 {
+pub(crate) fn canon(v: f64) -> u64 {
     if v == 0.0 {
         0
     } else {

@@ -270,23 +270,23 @@ where
     F: Fn(&[f64], &mut [f64]) -> f64,
 {
     if !(n_obs > 0.0) {
-        return Err(CoreError::Data {
-            column: "weights".into(),
-            message: "no observations to fit (total weight is 0)".into(),
-            rows: 0,
-        });
+        return Err(CoreError::data(
+            "weights",
+            "no observations to fit (total weight is 0)",
+            0,
+        ));
     }
     if !(opts.penalizer >= 0.0 && opts.penalizer.is_finite()) {
-        return Err(CoreError::Argument {
-            name: "penalizer".into(),
-            message: format!("must be finite and >= 0, got {}", opts.penalizer),
-        });
+        return Err(CoreError::argument(
+            "penalizer",
+            format!("must be finite and >= 0, got {}", opts.penalizer),
+        ));
     }
     if !(opts.tol > 0.0) {
-        return Err(CoreError::Argument {
-            name: "tol".into(),
-            message: format!("must be > 0, got {}", opts.tol),
-        });
+        return Err(CoreError::argument(
+            "tol",
+            format!("must be > 0, got {}", opts.tol),
+        ));
     }
     let k = names.len();
     let pen = opts.penalizer;
@@ -386,7 +386,7 @@ where
         }
         None => ll_grad(&theta, &mut g),
     };
-    let se = standard_errors_forward(&ll_grad, &theta, &g, n_obs * pen);
+    let se = standard_errors(&ll_grad, &theta, &g, n_obs * pen);
     let z = 1.959_963_984_540_054;
     let ci_lower = theta.iter().zip(&se).map(|(t, s)| t - z * s).collect();
     let ci_upper = theta.iter().zip(&se).map(|(t, s)| t + z * s).collect();
@@ -407,51 +407,11 @@ where
 }
 
 /// Standard errors from the observed information of `-LL + pen_total * sum(theta^2)`, the
-/// Hessian taken by central differences of the analytic gradient (natural scale). NaN when the
-/// Hessian is not positive definite.
-pub fn standard_errors<F>(ll_grad: &F, theta: &[f64], pen_total: f64) -> Vec<f64>
-where
-    F: Fn(&[f64], &mut [f64]) -> f64,
-{
-    let k = theta.len();
-    let mut h = vec![vec![0.0; k]; k];
-    for j in 0..k {
-        let step = 1e-5 * theta[j];
-        let mut tp = theta.to_vec();
-        let mut tm = theta.to_vec();
-        tp[j] += step;
-        tm[j] -= step;
-        let mut gp = vec![0.0; k];
-        let mut gm = vec![0.0; k];
-        ll_grad(&tp, &mut gp);
-        ll_grad(&tm, &mut gm);
-        for i in 0..k {
-            h[i][j] = -(gp[i] - gm[i]) / (2.0 * step);
-        }
-        h[j][j] += 2.0 * pen_total;
-    }
-    for i in 0..k {
-        for j in 0..i {
-            let v = 0.5 * (h[i][j] + h[j][i]);
-            h[i][j] = v;
-            h[j][i] = v;
-        }
-    }
-    match invert_spd(&h) {
-        Some(inv) => (0..k).map(|i| inv[i][i].sqrt()).collect(),
-        None => vec![f64::NAN; k],
-    }
-}
-
-/// Like [`standard_errors`], with forward differences from the gradient `g0` at `theta`
-/// (`k` gradient evaluations instead of `2k`; steps of `1e-7 theta_j`, relative accuracy about
-/// 1e-7, far below the sampling error the standard errors describe).
-pub(crate) fn standard_errors_forward<F>(
-    ll_grad: &F,
-    theta: &[f64],
-    g0: &[f64],
-    pen_total: f64,
-) -> Vec<f64>
+/// Hessian taken by forward differences of the analytic gradient from `g0` at `theta` (natural
+/// scale; `k` gradient evaluations, steps of `1e-7 theta_j`, relative accuracy about 1e-7, far
+/// below the sampling error the standard errors describe). NaN when the Hessian is not
+/// positive definite.
+pub(crate) fn standard_errors<F>(ll_grad: &F, theta: &[f64], g0: &[f64], pen_total: f64) -> Vec<f64>
 where
     F: Fn(&[f64], &mut [f64]) -> f64,
 {

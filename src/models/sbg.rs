@@ -39,21 +39,21 @@ impl SbgData {
             })
             .count();
         if bad > 0 {
-            return Err(CoreError::Data {
-                column: "recency".into(),
-                message: "sBG needs integers with 1 <= recency <= T".into(),
-                rows: bad as u64,
-            });
+            return Err(CoreError::data(
+                "recency",
+                "sBG needs integers with 1 <= recency <= T",
+                bad as u64,
+            ));
         }
         let mut map: BTreeMap<(u64, u64), f64> = BTreeMap::new();
         for i in 0..recency.len() {
             let w = weights.map_or(1.0, |w| w[i]);
             if !(w.is_finite() && w >= 0.0) {
-                return Err(CoreError::Data {
-                    column: "weights".into(),
-                    message: "negative or non-finite weights".into(),
-                    rows: 1,
-                });
+                return Err(CoreError::data(
+                    "weights",
+                    "negative or non-finite weights",
+                    1,
+                ));
             }
             *map.entry((recency[i] as u64, t[i] as u64)).or_insert(0.0) += w;
         }
@@ -154,6 +154,40 @@ pub fn fit(data: &SbgData, opts: &FitOptions) -> Result<FitResult> {
     )
 }
 
+/// The sBG curves over periods `t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Curve {
+    Survival,
+    RetentionRate,
+    ChurnProbability,
+}
+
+impl Curve {
+    pub fn parse(name: &str) -> Result<Curve> {
+        match name {
+            "survival" => Ok(Curve::Survival),
+            "retention_rate" => Ok(Curve::RetentionRate),
+            "churn_probability" => Ok(Curve::ChurnProbability),
+            other => Err(CoreError::argument(
+                "kind",
+                format!(
+                    "unknown sBG curve '{other}'; expected 'survival', 'retention_rate' or \
+                     'churn_probability'"
+                ),
+            )),
+        }
+    }
+
+    /// The curve at each period of `t`.
+    pub fn at(self, params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
+        match self {
+            Curve::Survival => survival(params, t),
+            Curve::RetentionRate => retention_rate(params, t),
+            Curve::ChurnProbability => churn_probability(params, t),
+        }
+    }
+}
+
 /// Survival S(t) = P(still a customer after t renewals) = B(α, β+t)/B(α, β).
 pub fn survival(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
@@ -205,10 +239,7 @@ pub fn expected_lifetime(params: &[f64]) -> Result<f64> {
 pub fn discounted_expected_lifetime(params: &[f64], discount: f64) -> Result<f64> {
     check_params(params, PARAM_NAMES)?;
     if !(discount > 0.0 && discount.is_finite()) {
-        return Err(CoreError::Argument {
-            name: "discount".into(),
-            message: "must be > 0".into(),
-        });
+        return Err(CoreError::argument("discount", "must be > 0"));
     }
     let (al, be) = (params[0], params[1]);
     let (mut s, mut total, mut t) = (1.0f64, 0.0f64, 0.0f64);

@@ -57,12 +57,12 @@ def test_output_mirrors_input(log):
 
 def test_polars_results_carry_the_time_unit(log):
     out = custval.rfm_summary(pl.from_arrow(log), freq="W", observation_end="2025-01-05")
-    meta = custval._output.metadata_of(out)
+    meta = custval._frames.metadata_of(out)
     assert (meta["freq"], meta["freq_multiplier"]) == ("W", 1.0)
     model = custval.BetaGeo().fit(out)
     assert model.time_unit_ == {"freq": "W", "freq_multiplier": 1.0}
-    assert custval._output.metadata_of(out.head(5)) == {}  # a derived frame has none
-    assert custval._output.metadata_of(pl.from_arrow(log)) == {}
+    assert custval._frames.metadata_of(out.head(5)) == {}  # a derived frame has none
+    assert custval._frames.metadata_of(pl.from_arrow(log)) == {}
 
 
 def test_arrow_metadata_carries_the_time_unit(log):

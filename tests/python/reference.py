@@ -1,10 +1,13 @@
-"""Plain pandas reference implementations of custval's summaries, for property tests."""
+"""Plain pandas reference implementations of custval's summaries, and the random
+transaction logs of the property tests."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import numpy as np
 import pandas as pd
+from hypothesis import strategies as st
 
 FREQS = ["h", "D", "W", "M", "Q", "Y"]
 
@@ -95,3 +98,41 @@ def kpis(log: pd.DataFrame) -> dict:
         "revenue": revenue,
         "repeat_customer_rate": float((orders >= 2).mean()) if len(orders) else None,
     }
+
+
+# --- random logs ----------------------------------------------------------------------------
+
+SPAN_SECONDS = {
+    "h": 3600 * 10,
+    "D": 86400 * 10,
+    "W": 86400 * 7 * 10,
+    "M": 86400 * 31 * 10,
+    "Q": 86400 * 92 * 8,
+    "Y": 86400 * 366 * 5,
+}
+BASE = pd.Timestamp("2021-02-27 13:00")
+
+
+@st.composite
+def logs(draw, freq: str | None = None):
+    freq = freq or draw(st.sampled_from(FREQS))
+    n = draw(st.integers(1, 60))
+    customers = draw(st.integers(1, 10))
+    span = draw(st.sampled_from([0, SPAN_SECONDS[freq] // 8, SPAN_SECONDS[freq]]))
+    rows = draw(
+        st.lists(
+            st.tuples(st.integers(0, customers - 1), st.integers(0, span), st.integers(0, 9999)),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    ids, offsets, cents = zip(*rows, strict=True)
+    log = pd.DataFrame(
+        {
+            "customer_id": np.array(ids, dtype=np.int64),
+            "timestamp": BASE + pd.to_timedelta(np.array(offsets), unit="s"),
+            "cents": np.array(cents, dtype=np.int64),
+        }
+    )
+    log["amount"] = log["cents"] / 100
+    return freq, log

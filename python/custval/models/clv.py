@@ -8,64 +8,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from custval import _native, _output
-from custval.exceptions import CustvalError
-from custval.models import (
-    GammaGamma,
-    _check_not_include_first,
-    _Columns,
-    _metadata,
-    _PurchaseModel,
-    _resolve_time_unit,
-    _validate_rfm,
-)
+from custval import _frames
+from custval.models.inputs import _rfm_columns
+from custval.models.purchase import _PurchaseModel
+from custval.models.spend import GammaGamma
 
 __all__ = ["customer_lifetime_value"]
-
-
-def _model_unit(model: _PurchaseModel, summary: Any) -> dict[str, Any]:
-    """The model's time unit, checked against the summary's when both are known."""
-    data_unit = _resolve_time_unit(summary, None)
-    unit = model.time_unit_ or data_unit
-    if unit is None:
-        raise CustvalError(
-            "the model's time unit is unknown: fit it on a summary from custval.rfm_summary, "
-            "or pass time_unit= (e.g. 'W' or ('D', 7)) to fit() or from_dict()"
-        )
-    if data_unit is not None and model.time_unit_ is not None and data_unit != model.time_unit_:
-        raise CustvalError(
-            f"the summary's time unit {data_unit} differs from the model's {model.time_unit_}"
-        )
-    return unit
-
-
-def _clv_values(
-    model: _PurchaseModel,
-    x: np.ndarray,
-    tx: np.ndarray,
-    tt: np.ndarray,
-    spend: np.ndarray,
-    unit: dict[str, Any],
-    horizon: int,
-    horizon_unit: str,
-    discount_rate: float,
-    margin: float,
-) -> np.ndarray:
-    if int(horizon) != horizon or horizon < 0:
-        raise ValueError(f"horizon must be a whole number ≥ 0, got {horizon!r}")
-    factor = _native.time_unit_factor(horizon_unit, unit["freq"], unit["freq_multiplier"])
-    return _native.customer_lifetime_value(
-        model._native_name,
-        model._require_fit(),
-        x,
-        tx,
-        tt,
-        np.ascontiguousarray(spend, dtype=np.float64),
-        margin=float(margin),
-        horizon=int(horizon),
-        discount_rate=float(discount_rate),
-        unit_factor=factor,
-    )
 
 
 def customer_lifetime_value(
@@ -132,27 +80,24 @@ def customer_lifetime_value(
             "purchase_model must be a fitted BetaGeo, ModifiedBetaGeo, ParetoNBD or "
             f"BetaGeoBetaBinom, not {type(purchase_model).__name__}"
         )
-    meta = _metadata(summary)
-    _check_not_include_first(meta)
-    unit = _model_unit(purchase_model, summary)
+    unit = purchase_model._unit_for(summary)
     roles: dict[str, Any] = {"frequency": frequency, "recency": recency, "T": T}
     if isinstance(spend_model, GammaGamma):
         roles["monetary_value"] = monetary_value
     elif spend_model is not None and not isinstance(spend_model, int | float):
         raise TypeError("spend_model must be a fitted GammaGamma, a number or None")
-    cols = _Columns(summary, roles)
-    _validate_rfm(cols, roles)
+    cols = _rfm_columns(summary, roles)
     x, tx, tt = cols["frequency"], cols["recency"], cols["T"]
     if isinstance(spend_model, GammaGamma):
         spend = spend_model._spend(x, cols["monetary_value"])
     else:
         spend = np.full(1, 1.0 if spend_model is None else float(spend_model))
-    values = _clv_values(
-        purchase_model, x, tx, tt, spend, unit, horizon, horizon_unit, discount_rate, margin
+    values = purchase_model._discounted_value(
+        x, tx, tt, spend, unit, horizon, horizon_unit, discount_rate, margin
     )
     if output == "auto" and cols.kind == "other":
         return values
-    kind = _output.resolve(output, cols.kind)
+    kind = _frames.resolve(output, cols.kind)
     if kind == "pandas":
         return pd.Series(values, index=cols.index, name="clv")
     if kind == "polars":

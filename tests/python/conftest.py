@@ -7,9 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+# Test modules import this file's neighbours (``conftest``, ``reference``) by name.
 sys.path.insert(0, os.path.dirname(__file__))
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+DATA = ROOT.parent / "shared" / "data"  # the data sets, beside the repository
 
 
 def read_cdnow_sample() -> pd.DataFrame:

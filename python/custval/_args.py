@@ -1,0 +1,28 @@
+"""Checks of the options the data functions share (``money``, ``freq_multiplier``, …)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MONEY = ("float", "decimal")
+
+
+def check_money(money: str) -> bool:
+    """Whether ``money`` asks for decimals."""
+    if money not in MONEY:
+        raise ValueError(f"money must be 'float' or 'decimal', not {money!r}")
+    return money == "decimal"
+
+
+def check_multiplier(freq_multiplier: float) -> float:
+    if not freq_multiplier > 0:
+        raise ValueError(f"freq_multiplier must be positive, got {freq_multiplier!r}")
+    return float(freq_multiplier)
+
+
+def check_window(active_window: int) -> int:
+    if isinstance(active_window, bool) or not isinstance(active_window, int | np.integer):
+        raise TypeError(f"active_window must be an integer, not {type(active_window).__name__}")
+    if active_window < 1:
+        raise ValueError(f"active_window must be at least 1, got {active_window}")
+    return int(active_window)

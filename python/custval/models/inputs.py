@@ -1,0 +1,211 @@
+"""What the models read: per-customer summaries or arrays and their time unit, and the input
+contract, checked in one place (:func:`_rfm_columns`): a summary of repeat purchases (not
+``include_first``), no NaN or negatives, integer frequency, recency ≤ T, recency = 0 when
+frequency = 0."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custval import _frames, _input, _native
+from custval.exceptions import DataError, SchemaError
+
+
+def _parse_time_unit(time_unit: Any) -> dict[str, Any] | None:
+    """``"W"``, ``("D", 7)`` or ``{"freq": "D", "freq_multiplier": 7}`` → the dict form."""
+    if time_unit is None:
+        return None
+    if isinstance(time_unit, str):
+        freq, multiplier = time_unit, 1.0
+    elif isinstance(time_unit, Mapping):
+        freq = time_unit.get("freq")
+        multiplier = time_unit.get("freq_multiplier", 1.0)
+    else:
+        try:
+            freq, multiplier = time_unit
+        except (TypeError, ValueError):
+            raise TypeError(
+                "time_unit must be a freq string ('D'), a (freq, freq_multiplier) pair or a "
+                f"dict with 'freq' and 'freq_multiplier', not {time_unit!r}"
+            ) from None
+    if freq is None:
+        return None
+    multiplier = float(multiplier)
+    _native.time_unit_factor(freq, freq, multiplier)  # validates both
+    return {"freq": freq, "freq_multiplier": multiplier}
+
+
+def _metadata(data: Any) -> dict[str, Any]:
+    return _frames.metadata_of(data) if data is not None else {}
+
+
+def _check_not_include_first(meta: Mapping[str, Any]) -> None:
+    if meta.get("include_first"):
+        raise DataError(
+            "the summary was made with include_first=True, but the models count repeat "
+            "purchases only: make it with rfm_summary(..., include_first=False)"
+        )
+
+
+def _resolve_time_unit(data: Any, time_unit: Any) -> dict[str, Any] | None:
+    given = _parse_time_unit(time_unit)
+    if given is not None:
+        return given
+    meta = _metadata(data)
+    return _parse_time_unit(meta) if meta.get("freq") else None
+
+
+def _float_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        if not pa.types.is_boolean(kind):
+            raise TypeError(f"expected a numeric column, got {kind}")
+    values = pc.cast(column, pa.float64())
+    if isinstance(values, pa.ChunkedArray):
+        values = _input._as_array(values)
+    return np.ascontiguousarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _as_float_array(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return _float_column(values)
+    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
+        values = values.to_numpy()
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numeric") from None
+    return array
+
+
+class _Columns:
+    """Numeric columns of a summary (or arrays), the input's kind and its pandas index."""
+
+    def __init__(self, data: Any, roles: dict[str, Any]):
+        self.kind = "other"
+        self.index: pd.Index | None = None
+        self.values: dict[str, np.ndarray] = {}
+        table = None
+        if data is not None:
+            wanted = list(dict.fromkeys(v for v in roles.values() if isinstance(v, str)))
+            source = _input.read_table(data, wanted)
+            self.kind, table = source.kind, source.table
+            if isinstance(data, pd.DataFrame):
+                self.index = data.index
+        for role, value in roles.items():
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                self.values[role] = _as_float_array(value, role)
+            elif table is None:
+                raise TypeError(
+                    f"{role}={value!r} names a column, but no summary was given: pass the "
+                    "summary first or arrays for every column"
+                )
+            else:
+                try:
+                    self.values[role] = _float_column(table.column(value))
+                except TypeError as err:
+                    raise SchemaError(f"column {value!r}: {err}") from None
+        self._broadcast()
+
+    def _broadcast(self) -> None:
+        if not self.values:
+            return
+        try:
+            arrays = np.broadcast_arrays(*self.values.values())
+        except ValueError:
+            shapes = {role: np.shape(v) for role, v in self.values.items()}
+            raise ValueError(f"columns have incompatible shapes: {shapes}") from None
+        self.shape = arrays[0].shape
+        for role, array in zip(list(self.values), arrays, strict=True):
+            self.values[role] = np.ascontiguousarray(array.ravel(), dtype=np.float64)
+
+    def __getitem__(self, role: str) -> np.ndarray:
+        return self.values[role]
+
+    def get(self, role: str) -> np.ndarray | None:
+        return self.values.get(role)
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
+
+
+def _check_finite_nonneg(name: str, values: np.ndarray) -> None:
+    bad = _count(np.isnan(values))
+    if bad:
+        raise DataError(f"column {name!r}: NaN or null values ({bad} rows)")
+    bad = _count(~np.isfinite(values))
+    if bad:
+        raise DataError(f"column {name!r}: infinite values ({bad} rows)")
+    bad = _count(values < 0)
+    if bad:
+        raise DataError(f"column {name!r}: negative values ({bad} rows)")
+
+
+def _validate_rfm(cols: _Columns, names: Mapping[str, str]) -> None:
+    """The RFM contract: no NaN or negatives, integer frequency, recency ≤ T, recency = 0
+    when frequency = 0 (errors name the column and the number of rows)."""
+    x, tx, t = cols["frequency"], cols["recency"], cols["T"]
+    for role in ("frequency", "recency", "T"):
+        _check_finite_nonneg(names[role], cols[role])
+    bad = _count(x != np.floor(x))
+    if bad:
+        raise DataError(f"column {names['frequency']!r}: non-integer frequency ({bad} rows)")
+    bad = _count(tx > t * (1 + 1e-12) + 1e-12)
+    if bad:
+        raise DataError(
+            f"column {names['recency']!r}: recency greater than {names['T']!r} ({bad} rows)"
+        )
+    bad = _count((x == 0) & (tx != 0))
+    if bad:
+        raise DataError(
+            f"column {names['recency']!r}: recency must be 0 when frequency is 0 ({bad} rows)"
+        )
+
+
+def _rfm_columns(summary: Any, roles: dict[str, Any]) -> _Columns:
+    """The ``roles`` columns of a per-customer summary (or arrays), the RFM contract checked:
+    the summary counts repeat purchases only (not ``include_first``) and
+    ``frequency``/``recency``/``T`` obey :func:`_validate_rfm`."""
+    _check_not_include_first(_metadata(summary))
+    cols = _Columns(summary, roles)
+    _validate_rfm(cols, _names(roles))
+    return cols
+
+
+def _names(roles: Mapping[str, Any]) -> dict[str, str]:
+    """What errors call each role: its column name, or the role for arrays."""
+    return {role: (value if isinstance(value, str) else role) for role, value in roles.items()}
+
+
+def _weights(cols: _Columns) -> np.ndarray | None:
+    w = cols.get("weights")
+    if w is not None:
+        bad = _count(~np.isfinite(w) | (w < 0))
+        if bad:
+            raise DataError(f"column 'weights': negative, NaN or infinite weights ({bad} rows)")
+    return w
+
+
+def _shaped(values: np.ndarray, shape: tuple[int, ...]) -> Any:
+    out = values.reshape(shape)
+    return float(out) if out.ndim == 0 else out
+
+
+def _scalar(value: Any, name: str) -> float:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim != 0 and array.size != 1:
+        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
+    out = float(array.reshape(()))
+    if not (math.isfinite(out) and out >= 0):
+        raise ValueError(f"{name} must be finite and ≥ 0, got {out}")
+    return out

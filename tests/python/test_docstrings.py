@@ -1,0 +1,33 @@
+"""Every Examples section in the public modules runs as a doctest."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+# The modules with examples, by area (models and metrics are packages: one module a topic).
+AREAS = {
+    "summary": ["custval.summary"],
+    "datasets": ["custval.datasets"],
+    "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
+    "clv": ["custval.models.clv"],
+    "metrics": [
+        "custval.metrics.growth",
+        "custval.metrics.segments",
+        "custval.metrics.economics",
+        "custval.metrics.nps",
+    ],
+}
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_docstring_examples(area):
+    for name in AREAS[area]:
+        module = importlib.import_module(name)
+        failures, tried = doctest.testmod(
+            module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+        )
+        assert tried > 0, f"{name} has no examples"
+        assert failures == 0
