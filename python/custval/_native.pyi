@@ -70,7 +70,8 @@ class LogTable:
 
 @final
 class KpiTotals:
-    """KPI totals of a window; money in minor units at ``scale``."""
+    """KPI totals and ratios of a window; money in minor units at ``scale`` (means at
+    ``mean_scale``); ``None`` where a denominator is 0."""
 
     @property
     def customers(self) -> int: ...
@@ -86,6 +87,16 @@ class KpiTotals:
     def scale(self) -> int: ...
     @property
     def rows_outside_window(self) -> int: ...
+    @property
+    def aov(self) -> int | None: ...
+    @property
+    def spend_per_customer(self) -> int | None: ...
+    @property
+    def mean_scale(self) -> int: ...
+    @property
+    def purchase_frequency(self) -> float | None: ...
+    @property
+    def repeat_customer_rate(self) -> float | None: ...
 
 @final
 class OutOfOrder:

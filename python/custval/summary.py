@@ -311,8 +311,9 @@ class Kpis:
         return "Kpis(\n" + "\n".join(rows) + "\n)"
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
+def _exact(minor: int | None, scale: int) -> Decimal | None:
+    """Minor units at ``scale`` as an exact decimal."""
+    return None if minor is None else Decimal(minor).scaleb(-scale)
 
 
 def kpis(
@@ -365,35 +366,27 @@ def kpis(
         start=_input.time_value(start, unit, tz, name="start", end_of_day=False),
         end=_input.time_value(end, unit, tz, name="end"),
     )
-    used_scale = totals.scale
-    customers, orders, cost_total = totals.customers, totals.orders, totals.cost
-    exact_revenue = Decimal(totals.revenue).scaleb(-used_scale)
+    exact_revenue = _exact(totals.revenue, totals.scale)
 
     def amount_out(value: Decimal | None) -> float | Decimal | None:
         if value is None or amount is None:
             return None
         return value if decimal else float(value)
 
-    def mean(total: Decimal, count: int) -> Decimal | None:
-        if not count:
-            return None
-        with localcontext(prec=80):
-            return (total / count).quantize(Decimal(1).scaleb(-used_scale - 6))
-
     gross = None
-    if cost_total is not None:
-        gross = exact_revenue - Decimal(cost_total).scaleb(-used_scale)
+    if totals.cost is not None:
+        gross = exact_revenue - _exact(totals.cost, totals.scale)
     elif margin is not None:
         with localcontext(prec=80):
             gross = exact_revenue * Decimal(repr(float(margin)))
     return Kpis(
-        customers=customers,
-        orders=orders,
+        customers=totals.customers,
+        orders=totals.orders,
         revenue=amount_out(exact_revenue),
-        aov=amount_out(mean(exact_revenue, orders)),
-        purchase_frequency=_ratio(orders, customers),
-        repeat_customer_rate=_ratio(totals.repeat_customers, customers),
-        spend_per_customer=amount_out(mean(exact_revenue, customers)),
+        aov=amount_out(_exact(totals.aov, totals.mean_scale)),
+        purchase_frequency=totals.purchase_frequency,
+        repeat_customer_rate=totals.repeat_customer_rate,
+        spend_per_customer=amount_out(_exact(totals.spend_per_customer, totals.mean_scale)),
         gross_margin=amount_out(gross),
         gross_margin_rate=(
             float(gross) / float(exact_revenue) if gross is not None and exact_revenue else None

@@ -32,7 +32,8 @@ pub struct LogTable {
     pub last_time: Option<i64>,
 }
 
-/// KPI totals of a window; money in minor units at `scale`.
+/// KPI totals and ratios of a window; money in minor units at `scale`; `None` where a
+/// denominator is 0.
 #[pyclass(frozen, get_all, module = "custval._native")]
 pub struct KpiTotals {
     pub customers: u64,
@@ -44,6 +45,12 @@ pub struct KpiTotals {
     pub scale: u32,
     /// Rows before the start or after the end of the window (not used).
     pub rows_outside_window: u64,
+    /// revenue / orders and revenue / customers in minor units at `mean_scale` (half to even).
+    pub aov: Option<i128>,
+    pub spend_per_customer: Option<i128>,
+    pub mean_scale: u32,
+    pub purchase_frequency: Option<f64>,
+    pub repeat_customer_rate: Option<f64>,
 }
 
 /// The log's rows are not in period order within customers: pass the whole log at once

@@ -14,10 +14,10 @@ use crate::core::activity::{self, ActivityBuilder};
 use crate::core::cohorts::{self as core_cohorts, CohortValue};
 use crate::core::error::CoreError;
 use crate::core::log::Options;
+use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
 use crate::core::partition::Stream;
 use crate::core::period::Freq;
 use crate::core::retention as core_retention;
-use crate::core::summary::{mean_minor, MEAN_EXTRA_SCALE};
 
 /// The batches fed into a customer-period activity stream, and their options.
 fn activity_of(

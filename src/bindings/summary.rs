@@ -15,9 +15,10 @@ use crate::core::customers::{self, Aggregate, CustomerBuilder};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::kpis::Kpis;
 use crate::core::log::Options;
+use crate::core::money::MEAN_EXTRA_SCALE;
 use crate::core::partition::Stream;
 use crate::core::period::Freq;
-use crate::core::summary::{self, Money, MEAN_EXTRA_SCALE};
+use crate::core::summary::{self, Money};
 
 /// The per-customer state of a log and what its output needs.
 struct Aggregated {
@@ -324,6 +325,11 @@ pub fn kpis(
         cost: kpis.cost,
         scale: fed.options.scale,
         rows_outside_window: aggregate.rows_before_start + aggregate.rows_after_end,
+        aov: kpis.aov,
+        spend_per_customer: kpis.spend_per_customer,
+        mean_scale: fed.options.scale + MEAN_EXTRA_SCALE,
+        purchase_frequency: kpis.purchase_frequency,
+        repeat_customer_rate: kpis.repeat_customer_rate,
     };
     Ok(Py::new(py, totals)?.into_any())
 }

@@ -2,8 +2,10 @@
 use rayon::prelude::*;
 
 use crate::core::customers::Aggregate;
+use crate::core::money::{mean_minor, ratio};
 
-/// Totals and ratios; money in minor units at the aggregate's scale, ratios as f64.
+/// Totals and ratios; money in minor units at the aggregate's scale (means at scale +
+/// `MEAN_EXTRA_SCALE`), ratios as f64; `None` where the denominator is 0.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kpis {
     pub customers: u64,
@@ -12,6 +14,14 @@ pub struct Kpis {
     pub repeat_customers: u64,
     /// Cost total when a cost column was given.
     pub cost: Option<i128>,
+    /// revenue / orders.
+    pub aov: Option<i128>,
+    /// revenue / customers.
+    pub spend_per_customer: Option<i128>,
+    /// orders / customers.
+    pub purchase_frequency: Option<f64>,
+    /// Customers with 2 or more orders / customers.
+    pub repeat_customer_rate: Option<f64>,
 }
 
 impl Kpis {
@@ -20,12 +30,18 @@ impl Kpis {
             .par_customers_unordered()
             .map(|c| (c.orders, c.revenue, u64::from(c.orders >= 2)))
             .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        let customers = aggregate.len() as u64;
+        let mean = |count: u64| (count > 0).then(|| mean_minor(revenue, count));
         Kpis {
-            customers: aggregate.len() as u64,
+            customers,
             orders,
             revenue,
             repeat_customers,
             cost: with_cost.then_some(aggregate.cost),
+            aov: mean(orders),
+            spend_per_customer: mean(customers),
+            purchase_frequency: ratio(orders.into(), customers.into()),
+            repeat_customer_rate: ratio(repeat_customers.into(), customers.into()),
         }
     }
 }

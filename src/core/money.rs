@@ -19,6 +19,22 @@ pub fn fits_38_digits(value: i128) -> bool {
     value.unsigned_abs() < LIMIT_38_DIGITS
 }
 
+/// Extra decimal places of means (aov, monetary_value) beyond the money scale.
+pub const MEAN_EXTRA_SCALE: u32 = 6;
+
+/// `total / count` in minor units at `scale + MEAN_EXTRA_SCALE`, half to even; 0 when count = 0.
+pub fn mean_minor(total: i128, count: u64) -> i128 {
+    if count == 0 {
+        return 0;
+    }
+    div_round_half_even(total * pow10(MEAN_EXTRA_SCALE), count as i128)
+}
+
+/// `num / den` as f64, `None` when `den` is 0 (rates and ratios of counts or money).
+pub fn ratio(num: i128, den: i128) -> Option<f64> {
+    (den != 0).then(|| num as f64 / den as f64)
+}
+
 /// `num / den` rounded half to even; `den > 0`.
 pub fn div_round_half_even(num: i128, den: i128) -> i128 {
     let q = num.div_euclid(den);

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::core::activity::{Activity, Purchases};
 use crate::core::error::{CoreError, Result};
+use crate::core::money::ratio;
 
 /// Most periods one retention table may span.
 pub const MAX_PERIODS: i64 = 10_000_000;
@@ -31,11 +32,6 @@ pub struct Retention {
     pub expansion_revenue: Vec<i128>,
     pub contraction_revenue: Vec<i128>,
     pub churned_revenue: Vec<i128>,
-}
-
-/// `num / den` as f64, `None` when `den` is 0.
-pub fn ratio(num: i128, den: i128) -> Option<f64> {
-    (den != 0).then(|| num as f64 / den as f64)
 }
 
 impl Retention {

@@ -3,19 +3,8 @@ use rayon::prelude::*;
 
 use crate::core::customers::{Aggregate, Customer};
 use crate::core::error::{CoreError, Result};
-use crate::core::money;
+use crate::core::money::{self, mean_minor, MEAN_EXTRA_SCALE};
 use crate::core::period::Periodizer;
-
-/// Extra decimal places of means (aov, monetary_value) beyond the money scale.
-pub const MEAN_EXTRA_SCALE: u32 = 6;
-
-/// `total / count` in minor units at `scale + MEAN_EXTRA_SCALE`, half to even; 0 when count = 0.
-pub fn mean_minor(total: i128, count: u64) -> i128 {
-    if count == 0 {
-        return 0;
-    }
-    money::div_round_half_even(total * money::pow10(MEAN_EXTRA_SCALE), count as i128)
-}
 
 /// A money column: exact minor units, or floats (minor units / 10^scale).
 #[derive(Debug, PartialEq)]

@@ -4,8 +4,7 @@
 use super::bgnbd::{fit_impl, ll_grad_impl, nbd_log_pmf, nbd_tail, off_one, one_minus, terms_impl};
 use super::special::{ln_beta, sigmoid};
 use super::{
-    at, bcast_len, check_nonneg, check_params, par_map, Factored, FitOptions, FitResult, Pairs,
-    RfmData,
+    at, bcast_len, check_nonneg, check_params, par_map, Factored, FitOptions, FitResult, RfmData,
 };
 use crate::core::error::Result;
 use rayon::prelude::*;
@@ -101,24 +100,19 @@ pub fn discounted_expected_purchases(
     let steps = super::clv::horizon_steps(times, weights)?;
     let n = super::check_history(x, t_x, tt)?;
     let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
-    if steps.is_empty() {
-        return Ok(vec![0.0; n]);
-    }
-    // The 2F1 factor depends on (x, T) only: compute its weighted sum once per distinct pair.
-    let pairs = Pairs::new(x, tt, n);
-    let num = pairs.map(|x, big_t| {
-        steps
-            .iter()
-            .map(|&(t, w)| {
-                let z = t / (alpha + big_t + t);
-                w * (a + b + x) / (a - 1.0) * one_minus(r + x, r + x, b + x + 1.0, a + b + x, z)
-            })
-            .sum()
-    });
-    Ok(par_map(n, |i| {
-        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
-        num[pairs.index[i] as usize] * p_alive_one(r, alpha, a, b, x, tx, big_t)
-    }))
+    // The 2F1 factor depends on (x, T) only, P(alive) on the whole history.
+    let factor = |x: f64, big_t: f64, t: f64| {
+        let z = t / (alpha + big_t + t);
+        (a + b + x) / (a - 1.0) * one_minus(r + x, r + x, b + x + 1.0, a + b + x, z)
+    };
+    let alive = |x, tx, big_t| p_alive_one(r, alpha, a, b, x, tx, big_t);
+    Ok(super::discounted_by_pairs(
+        &steps,
+        (x, t_x, tt),
+        n,
+        factor,
+        alive,
+    ))
 }
 
 /// P(alive at T | x, t_x, T).

@@ -474,6 +474,33 @@ impl Pairs {
     }
 }
 
+/// `Σ_k w_k E[X(t_k) | x, t_x, T]` per row for a model whose conditional expectation factors
+/// as `A(x, T, t) × P(alive | x, t_x, T)` (BG/NBD, MBG/NBD): the weighted sum of `A` over the
+/// horizon `steps` (`(t, w)` pairs) is computed once per distinct `(x, T)` pair (a few tens of
+/// thousands with daily data), P(alive) once per row. Columns may be broadcast from length 1.
+pub(crate) fn discounted_by_pairs<A, P>(
+    steps: &[(f64, f64)],
+    history: (&[f64], &[f64], &[f64]),
+    n: usize,
+    factor: A,
+    alive: P,
+) -> Vec<f64>
+where
+    A: Fn(f64, f64, f64) -> f64 + Sync + Send,
+    P: Fn(f64, f64, f64) -> f64 + Sync + Send,
+{
+    let (x, t_x, tt) = history;
+    if steps.is_empty() {
+        return vec![0.0; n];
+    }
+    let pairs = Pairs::new(x, tt, n);
+    let sums = pairs.map(|x, big_t| steps.iter().map(|&(t, w)| w * factor(x, big_t, t)).sum());
+    par_map(n, |i| {
+        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
+        sums[pairs.index[i] as usize] * alive(x, tx, big_t)
+    })
+}
+
 /// Bits of a value with `-0.0` folded into `0.0` (NaN payloads are kept as they are); for
 /// non-negative finite values the bits order like the values.
 #[inline]
