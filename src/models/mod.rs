@@ -195,20 +195,11 @@ fn data_err(column: &str, message: &str, rows: usize) -> CoreError {
     CoreError::data(column, message, rows as u64)
 }
 
-/// Checks finiteness, non-negativity and `t_x <= T` (with a small tolerance).
+/// The RFM contract of fitted rows: every column finite and non-negative (as for
+/// predictions, [`check_history`]), `t_x <= T` (with a small tolerance) and weights finite and
+/// non-negative. Columns have equal lengths here.
 pub(crate) fn validate_rfm(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>) -> Result<()> {
-    let count =
-        |v: &[f64], bad: &(dyn Fn(f64) -> bool + Sync)| v.par_iter().filter(|&&z| bad(z)).count();
-    for (name, col) in [("frequency", x), ("recency", t_x), ("T", t)] {
-        let n = count(col, &|z: f64| !z.is_finite());
-        if n > 0 {
-            return Err(data_err(name, "non-finite values", n));
-        }
-        let n = count(col, &|z: f64| z < 0.0);
-        if n > 0 {
-            return Err(data_err(name, "negative values", n));
-        }
-    }
+    check_history(x, t_x, t)?;
     let n = t_x
         .par_iter()
         .zip(t.par_iter())
@@ -218,10 +209,7 @@ pub(crate) fn validate_rfm(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>)
         return Err(data_err("recency", "recency greater than T", n));
     }
     if let Some(w) = w {
-        let n = count(w, &|z: f64| !z.is_finite() || z < 0.0);
-        if n > 0 {
-            return Err(data_err("weights", "negative or non-finite weights", n));
-        }
+        check_nonneg("weights", w)?;
     }
     Ok(())
 }
