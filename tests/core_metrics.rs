@@ -1,4 +1,5 @@
-//! Retention and cohorts of the core against brute-force definitions (DESIGN.md §4).
+//! Retention, cohorts and tracking entries of the core against brute-force definitions
+//! (DESIGN.md §4).
 use std::collections::{BTreeMap, BTreeSet};
 
 use custval::core::activity::activity;
@@ -6,6 +7,7 @@ use custval::core::cohorts::{cohorts, CohortValue};
 use custval::core::log::{Amounts, Columns, Ids, Options, Window};
 use custval::core::period::{Freq, Periodizer, TimeUnit};
 use custval::core::retention::{retention, Retention};
+use custval::core::tracking::entries;
 
 struct Log {
     ids: Vec<i64>,
@@ -241,4 +243,38 @@ fn hand_checked_example() {
     assert_eq!(r.churned_revenue, vec![0, 0, 7]);
     assert_eq!(r.retention_rate(), vec![None, Some(1.0), Some(0.5)]);
     assert_eq!(r.quick_ratio(), vec![None, None, Some(1.0)]);
+}
+
+#[test]
+fn entries_match_definitions() {
+    let log = random_log(31, 20_000, 2_000, 500);
+    for freq in [Freq::Day, Freq::Week, Freq::Month] {
+        let data = by_customer(&log, freq);
+        let lo = data.values().flat_map(|m| m.keys()).copied().min().unwrap();
+        let hi = data.values().flat_map(|m| m.keys()).copied().max().unwrap();
+        let n = (hi - lo + 1) as usize;
+        let (mut entering, mut repeats) = (vec![0u64; n], vec![0u64; n]);
+        for periods in data.values() {
+            let mut keys = periods.keys();
+            entering[(keys.next().unwrap() - lo) as usize] += 1;
+            for p in keys {
+                repeats[(p - lo) as usize] += 1;
+            }
+        }
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| entries(&activity(&columns(&log), &options(freq)).unwrap()).unwrap())
+        };
+        let got = run(2);
+        assert_eq!(got.first_period, lo);
+        assert_eq!(got.entering, entering, "{freq:?}");
+        assert_eq!(got.repeats, repeats, "{freq:?}");
+        assert_eq!(got, run(1));
+        let all: u64 = repeats.iter().sum();
+        assert_eq!(got.repeats_before(n + 10), all);
+        assert_eq!(got.repeats_before(3), repeats[..3].iter().sum::<u64>());
+    }
 }

@@ -392,3 +392,105 @@ fn discounted_expected_purchases_match_per_horizon_sums() {
         assert_eq!(one.to_bits(), all[i].to_bits());
     }
 }
+
+#[test]
+fn p_alive_later_starts_at_p_alive_and_decays() {
+    type Alive = fn(&[f64], &[f64], &[f64], &[f64], f64) -> custval::core::error::Result<Vec<f64>>;
+    let models: [(&[f64], Alive); 3] = [
+        (&[0.2426, 4.4136, 0.7929, 2.4259], bgnbd::p_alive_at),
+        (&[0.525, 6.183, 0.891, 1.614], mbgnbd::p_alive_at),
+        (&[0.5532, 10.5763, 0.6062, 11.6715], pareto_nbd::p_alive_at),
+    ];
+    let (x, tx, t) = synthetic(5_000, 7);
+    for (p, alive_at) in models {
+        let now = alive_at(p, &x, &tx, &t, 0.0).unwrap();
+        let mut before = now.clone();
+        for h in [0.5, 4.0, 52.0, 520.0] {
+            let later = alive_at(p, &x, &tx, &t, h).unwrap();
+            for i in 0..x.len() {
+                assert!(later[i] < before[i] && later[i] > 0.0, "row {i}, t={h}");
+            }
+            // Pair factoring: every row as computed alone.
+            for i in (0..x.len()).step_by(97) {
+                let one = alive_at(p, &x[i..i + 1], &tx[i..i + 1], &t[i..i + 1], h).unwrap()[0];
+                assert_eq!(one.to_bits(), later[i].to_bits());
+            }
+            before = later;
+        }
+    }
+    // Pareto/NBD: the lifetime's survival given alive at T, ((β+T)/(β+T+t))^s.
+    let p = [0.5532, 10.5763, 0.6062, 11.6715];
+    let now = pareto_nbd::p_alive(&p, &x, &tx, &t).unwrap();
+    let later = pareto_nbd::p_alive_at(&p, &x, &tx, &t, 10.0).unwrap();
+    for i in 0..x.len() {
+        let want = now[i] * ((p[3] + t[i]) / (p[3] + t[i] + 10.0)).powf(p[2]);
+        assert!((later[i] - want).abs() <= 1e-14 * want, "row {i}");
+    }
+}
+
+#[test]
+fn rfm_violations_count_each_kind() {
+    use custval::models::{rfm_violations, RfmViolations};
+    let x = [1.0, f64::NAN, 2.5, 0.0, 3.0, -1.0, f64::INFINITY, 1.0];
+    let tx = [1.0, 0.0, 1.0, 2.0, 5.0, 0.0, 0.0, 1.0];
+    let t = [2.0, 1.0, 3.0, 3.0, 4.0, 1.0, 1.0, f64::NAN];
+    let (x, tx, t) = (x.repeat(1000), tx.repeat(1000), t.repeat(1000));
+    assert_eq!(
+        rfm_violations(&x, &tx, &t).unwrap(),
+        RfmViolations {
+            nan: [1000, 0, 1000],
+            infinite: [1000, 0, 0],
+            negative: [1000, 0, 0],
+            fractional_frequency: 1000,
+            recency_above_t: 1000,
+            recency_without_repeats: 1000,
+        }
+    );
+    let clean = rfm_violations(&[0.0, 2.0, 1e20], &[0.0, 1.0, 3.0], &[1.0, 1.0, 3.0]).unwrap();
+    assert_eq!(clean, RfmViolations::default());
+    assert!(rfm_violations(&[1.0], &[1.0, 2.0], &[1.0]).is_err());
+}
+
+/// Timing of P(alive) on 1M rows, 1 and 2 threads:
+/// `cargo test --release --test models_robust bench_p_alive -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_p_alive() {
+    let (x, tx, t) = synthetic(1_000_000, 42);
+    let p = [0.2426, 4.4136, 0.7929, 2.4259];
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let best = |f: &dyn Fn()| {
+            (0..20)
+                .map(|_| {
+                    let s = Instant::now();
+                    f();
+                    s.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        pool.install(|| {
+            let alive = best(&|| {
+                bgnbd::p_alive(&p, &x, &tx, &t).unwrap();
+            });
+            let check = best(&|| {
+                custval::models::rfm_violations(&x, &tx, &t).unwrap();
+            });
+            let pareto = best(&|| {
+                pareto_nbd::expected_purchases(&[0.55, 10.5, 0.6, 11.6], &t).unwrap();
+            });
+            let pp = [0.5532, 10.5763, 0.6062, 11.6715];
+            let pareto_alive = best(&|| {
+                pareto_nbd::p_alive(&pp, &x, &tx, &t).unwrap();
+            });
+            println!(
+                "{threads} threads: bgnbd p_alive {alive:?}, rfm_violations {check:?}, \
+                 pareto expected {pareto:?}, pareto p_alive {pareto_alive:?}"
+            );
+        });
+    }
+}

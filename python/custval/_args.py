@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MONEY = ("float", "decimal")
@@ -26,3 +28,12 @@ def check_window(active_window: int) -> int:
     if active_window < 1:
         raise ValueError(f"active_window must be at least 1, got {active_window}")
     return int(active_window)
+
+
+def check_whole(value: float, name: str, minimum: int = 1) -> int:
+    """``value`` as an int: a whole number (7 or 7.0) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a whole number, not {type(value).__name__}")
+    if not math.isfinite(value) or value != int(value) or value < minimum:
+        raise ValueError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
+    return int(value)

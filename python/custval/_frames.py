@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 OUTPUTS = ("auto", "pandas", "polars", "arrow")
 METADATA_KEY = "custval"
@@ -116,3 +117,22 @@ def metadata_of(frame: Any) -> dict[str, Any]:
     if remembered is not None and remembered[0]() is frame:
         return dict(remembered[1])
     return {}
+
+
+def period_starts(column: pa.ChunkedArray | pa.Array, log: Any) -> pa.Array:
+    """Period starts (int64 in the time unit of ``log``) as timestamps in the log's zone."""
+    stamps = column.cast(pa.timestamp(log.time_unit))
+    if log.timezone:
+        stamps = pc.assume_timezone(
+            stamps, log.timezone, ambiguous="earliest", nonexistent="earliest"
+        )
+    return stamps
+
+
+def by_period(batch: pa.RecordBatch, name: str, log: Any, output: str, metadata: dict):
+    """(the output type, a native result keyed by period in it): the ``name`` column (period
+    starts in the time unit of ``log``) becomes timestamps, the pandas index."""
+    table = pa.Table.from_batches([batch])
+    table = table.set_column(0, name, period_starts(table.column(name), log))
+    kind = resolve(output, log.kind)
+    return kind, convert(table, kind, index=name, metadata=metadata)

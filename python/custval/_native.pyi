@@ -22,6 +22,7 @@ __all__ = [
     "conditional_expected_purchases",
     "conditional_expected_spend",
     "customer_lifetime_value",
+    "expected_cumulative_transactions",
     "expected_purchases",
     "fit_model",
     "get_num_threads",
@@ -31,6 +32,7 @@ __all__ = [
     "probability_of_purchases",
     "retention",
     "rfm_summary",
+    "rfm_violations",
     "sbg_curve",
     "sbg_expected_lifetime",
     "set_num_threads",
@@ -159,6 +161,19 @@ def cohorts(
     normalize: bool,
     decimal: bool,
 ) -> pa.RecordBatch: ...
+def expected_cumulative_transactions(
+    batches: Iterable[pa.RecordBatch],
+    roles: _Roles,
+    *,
+    rows: int,
+    freq: str,
+    observation_end: int | None,
+    model: str,
+    params: list[float],
+    unit_factor: float,
+    periods: int,
+    step: int,
+) -> pa.RecordBatch: ...
 def fit_model(
     model: str,
     columns: list[npt.ArrayLike],
@@ -167,6 +182,9 @@ def fit_model(
     penalizer: float,
     max_iter: int,
     tol: float,
+) -> dict[str, Any]: ...
+def rfm_violations(
+    frequency: npt.ArrayLike, recency: npt.ArrayLike, age: npt.ArrayLike
 ) -> dict[str, Any]: ...
 def expected_purchases(model: str, params: list[float], t: npt.ArrayLike) -> _Floats: ...
 def conditional_expected_purchases(

@@ -1,13 +1,13 @@
-//! Bindings of the customer-base metrics: retention (growth accounting) and cohorts, both
-//! built from the per customer-period activity of the log.
+//! Bindings of the customer-base metrics: retention (growth accounting), cohorts and the
+//! tracking of a purchase model, all built from the per customer-period activity of the log.
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
 
 use super::arrow_in::{self, Bounds, Fed, Roles};
 use super::arrow_out::{
-    batch, bool_column, int_column, minor_money_column, money_kind, nullable_int_column,
-    ratio_column,
+    batch, bool_column, f64_column, int_column, minor_money_column, money_kind,
+    nullable_int_column, ratio_column,
 };
 use super::gil;
 use crate::core::activity::{self, ActivityBuilder};
@@ -18,6 +18,9 @@ use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
 use crate::core::partition::Stream;
 use crate::core::period::Freq;
 use crate::core::retention as core_retention;
+use crate::core::tracking;
+use crate::models::model::Model;
+use crate::models::tracking::expected_cumulative;
 
 /// The batches fed into a customer-period activity stream, and their options.
 fn activity_of(
@@ -27,17 +30,10 @@ fn activity_of(
     rows: usize,
     freq: Freq,
     scale: u32,
+    bounds: &Bounds,
 ) -> PyResult<(Stream<ActivityBuilder>, Options)> {
     let mut stream = Stream::new(rows);
-    match arrow_in::feed(
-        py,
-        batches,
-        roles,
-        &mut stream,
-        freq,
-        scale,
-        &Bounds::default(),
-    )? {
+    match arrow_in::feed(py, batches, roles, &mut stream, freq, scale, bounds)? {
         Fed::Taken(options, _) => Ok((stream, options)),
         // An activity builder takes rows in any order.
         Fed::OutOfOrder => Err(CoreError::argument("data", "the activity refused a batch").into()),
@@ -61,7 +57,8 @@ pub fn retention<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let freq = Freq::parse(freq)?;
     let roles = Roles::new(roles)?;
-    let (stream, options) = activity_of(py, batches, &roles, rows, freq, scale)?;
+    let (stream, options) =
+        activity_of(py, batches, &roles, rows, freq, scale, &Bounds::default())?;
     let table = gil::run(py, || {
         let activity = activity::finish(stream, &options)?;
         core_retention::retention(&activity, active_window)
@@ -135,7 +132,8 @@ pub fn cohorts<'py>(
     let cumulative = value == "cumulative_revenue_per_customer";
     let roles = Roles::new(roles)?;
     // Python checks that money values come with an amount column, before reading the log.
-    let (stream, options) = activity_of(py, batches, &roles, rows, freq, scale)?;
+    let (stream, options) =
+        activity_of(py, batches, &roles, rows, freq, scale, &Bounds::default())?;
     let table = gil::run(py, || {
         let activity = activity::finish(stream, &options)?;
         core_cohorts::cohorts(&activity, kind)
@@ -183,4 +181,84 @@ pub fn cohorts<'py>(
         out.push(column);
     }
     batch(py, out)
+}
+
+/// Tracking of a purchase model: one row every `step` periods for the first `periods` periods
+/// from the first purchase period. Row k covers periods `0..k × step` (counted from the first):
+/// `actual` = repeat purchases in them (null once they reach past the period of
+/// `observation_end`, default the last purchase), `predicted` = Σ over customers of the model's
+/// expected purchases from their entry to the row's end (`unit_factor`: model time units per
+/// period); `period` is the start of the row's last period.
+#[pyfunction]
+#[pyo3(signature = (batches, roles, *, rows, freq, observation_end, model, params, unit_factor, periods, step))]
+#[allow(clippy::too_many_arguments)]
+pub fn expected_cumulative_transactions<'py>(
+    py: Python<'py>,
+    batches: &Bound<'py, PyAny>,
+    roles: HashMap<String, String>,
+    rows: usize,
+    freq: &str,
+    observation_end: Option<i64>,
+    model: &str,
+    params: Vec<f64>,
+    unit_factor: f64,
+    periods: usize,
+    step: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let freq = Freq::parse(freq)?;
+    let model = Model::parse(model)?;
+    if step == 0 {
+        return Err(CoreError::argument("freq_multiplier", "must be at least 1").into());
+    }
+    let roles = Roles::new(roles)?;
+    let bounds = Bounds {
+        end: observation_end,
+        ..Bounds::default()
+    };
+    let (stream, options) = activity_of(py, batches, &roles, rows, freq, 0, &bounds)?;
+    let periodizer = options.periodizer;
+    let (entries, end_period, predicted) = gil::run(py, || {
+        let activity = activity::finish(stream, &options)?;
+        let entries = tracking::entries(&activity)?;
+        let end_period = observation_end
+            .map(|end| periodizer.period(end))
+            .or(activity.max_period);
+        let boundaries: Vec<usize> = if entries.is_empty() {
+            Vec::new()
+        } else {
+            (1..=periods / step).map(|k| k * step).collect()
+        };
+        let predicted =
+            expected_cumulative(model, &params, &entries.entering, &boundaries, unit_factor)?;
+        Ok((entries, end_period, predicted))
+    })?;
+    let n = predicted.len();
+    // The last period of row k, counted from the first period.
+    let last = |k: usize| entries.first_period + ((k + 1) * step) as i64 - 1;
+    let actual: Vec<Option<i64>> = (0..n)
+        .map(|k| {
+            let observed = end_period.is_some_and(|end| last(k) <= end);
+            observed.then(|| entries.repeats_before((k + 1) * step) as i64)
+        })
+        .collect();
+    let actual_incremental = (0..n)
+        .map(|k| match (actual[k], k.checked_sub(1).map(|j| actual[j])) {
+            (Some(now), Some(Some(before))) => Some(now - before),
+            (Some(now), None) => Some(now),
+            _ => None,
+        })
+        .collect();
+    let predicted_incremental = (0..n)
+        .map(|k| predicted[k] - if k == 0 { 0.0 } else { predicted[k - 1] })
+        .collect();
+    batch(
+        py,
+        vec![
+            int_column("period", (0..n).map(|k| periodizer.period_start(last(k)))),
+            nullable_int_column("actual", actual),
+            f64_column("predicted", predicted),
+            nullable_int_column("actual_incremental", actual_incremental),
+            f64_column("predicted_incremental", predicted_incremental),
+        ],
+    )
 }

@@ -57,7 +57,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary::kpis, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::retention, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::cohorts, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        metrics::expected_cumulative_transactions,
+        m
+    )?)?;
     m.add_function(wrap_pyfunction!(models::fit_model, m)?)?;
+    m.add_function(wrap_pyfunction!(models::rfm_violations, m)?)?;
     m.add_function(wrap_pyfunction!(models::expected_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(models::conditional_expected_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(models::p_alive, m)?)?;

@@ -10,7 +10,7 @@ use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::period::{self, Freq};
 use crate::models::gamma_gamma;
 use crate::models::model::{ClvOptions, Fit, History, Model};
-use crate::models::{sbg, FitOptions};
+use crate::models::{rfm_violations as count_violations, sbg, FitOptions};
 
 type Column<'py> = PyReadonlyArray1<'py, f64>;
 type Floats<'py> = PyResult<Bound<'py, PyArray1<f64>>>;
@@ -54,6 +54,32 @@ fn fit_dict<'py>(py: Python<'py>, fit: &Fit) -> PyResult<Bound<'py, PyDict>> {
 
 fn array(py: Python<'_>, values: Vec<f64>) -> Bound<'_, PyArray1<f64>> {
     values.into_pyarray(py)
+}
+
+/// Rows breaking the RFM contract by kind (equal-length columns): `nan`, `infinite` and
+/// `negative` are per column (frequency, recency, T); `fractional_frequency`,
+/// `recency_above_t` and `recency_without_repeats` are counts.
+#[pyfunction]
+pub fn rfm_violations<'py>(
+    py: Python<'py>,
+    frequency: Column<'py>,
+    recency: Column<'py>,
+    age: Column<'py>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (x, tx, t) = (
+        slice("frequency", &frequency)?,
+        slice("recency", &recency)?,
+        slice("T", &age)?,
+    );
+    let v = gil::run(py, || count_violations(x, tx, t))?;
+    let out = PyDict::new(py);
+    out.set_item("nan", v.nan.to_vec())?;
+    out.set_item("infinite", v.infinite.to_vec())?;
+    out.set_item("negative", v.negative.to_vec())?;
+    out.set_item("fractional_frequency", v.fractional_frequency)?;
+    out.set_item("recency_above_t", v.recency_above_t)?;
+    out.set_item("recency_without_repeats", v.recency_without_repeats)?;
+    Ok(out)
 }
 
 /// Maximum-likelihood fit on the model's columns (`Model::fit_columns`). Returns a dict of

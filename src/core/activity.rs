@@ -76,6 +76,33 @@ impl Activity {
     pub fn customers(&self) -> usize {
         self.parts.iter().map(ActivityPart::customers).sum()
     }
+
+    /// The first purchase period and the number of periods up to the last one (`None` without
+    /// purchases); `Err` naming `freq` when they are `max_periods` or more, which `what` (a
+    /// table's name) cannot hold.
+    pub fn period_span(&self, max_periods: i64, what: &str) -> Result<Option<(i64, usize)>> {
+        let (Some(lo), Some(hi)) = (self.min_period, self.max_period) else {
+            return Ok(None);
+        };
+        if hi - lo >= max_periods {
+            return Err(CoreError::argument(
+                "freq",
+                format!(
+                    "the data span {} periods, more than the {max_periods} {what} allows; \
+                     use a coarser freq",
+                    hi - lo + 1
+                ),
+            ));
+        }
+        Ok(Some((lo, (hi - lo + 1) as usize)))
+    }
+
+    /// Partitions per rayon task when folding over them: one run of partitions per thread, so
+    /// each task allocates its per-period arrays once.
+    pub fn parts_per_task(&self) -> usize {
+        let groups = rayon::current_num_threads().max(1);
+        self.parts.len().div_ceil(groups).max(1)
+    }
 }
 
 /// Builds the per customer-period table of a log in memory.

@@ -57,22 +57,10 @@ impl Cohorts {
 }
 
 pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {
-    let (Some(lo), Some(hi)) = (activity.min_period, activity.max_period) else {
+    let Some((lo, n)) = activity.period_span(MAX_PERIODS, "a cohort matrix")? else {
         return Ok(Cohorts::default());
     };
-    if hi - lo >= MAX_PERIODS {
-        return Err(CoreError::argument(
-            "freq",
-            format!(
-                "the data span {} periods, more than the {MAX_PERIODS} a cohort matrix allows; \
-                 use a coarser freq",
-                hi - lo + 1
-            ),
-        ));
-    }
-    let n = (hi - lo + 1) as usize;
-    let groups = rayon::current_num_threads().max(1);
-    let min_len = activity.parts.len().div_ceil(groups).max(1);
+    let min_len = activity.parts_per_task();
     let empty = || (vec![0u64; n], vec![0i128; n * n]);
     let (sizes, cells) = activity
         .parts

@@ -2,7 +2,7 @@
 //!
 //! Rows come in through [`log`], pass through the shared partitioned pass of [`partition`],
 //! and are built into per-customer state ([`customers`]) or per-period activity
-//! ([`activity`]), from which the summaries, KPIs, retention and cohorts are read.
+//! ([`activity`]), from which the summaries, KPIs, retention, cohorts and tracking entries are read.
 pub mod activity;
 pub mod cohorts;
 pub mod customers;
@@ -14,3 +14,4 @@ pub mod partition;
 pub mod period;
 pub mod retention;
 pub mod summary;
+pub mod tracking;

@@ -236,22 +236,12 @@ pub fn retention(activity: &Activity, window: u32) -> Result<Retention> {
     if window == 0 {
         return Err(CoreError::argument("active_window", "must be at least 1"));
     }
-    let (Some(lo), Some(hi)) = (activity.min_period, activity.max_period) else {
+    let Some((lo, n)) = activity.period_span(MAX_PERIODS, "a retention table")? else {
         return Ok(Retention::default());
     };
-    if hi - lo >= MAX_PERIODS {
-        return Err(CoreError::argument(
-            "freq",
-            format!(
-                "the data span {} periods, more than {MAX_PERIODS}; use a coarser freq",
-                hi - lo + 1
-            ),
-        ));
-    }
-    let n = (hi - lo + 1) as usize;
+    let hi = lo + n as i64 - 1;
     let window = i64::from(window);
-    let groups = rayon::current_num_threads().max(1);
-    let min_len = activity.parts.len().div_ceil(groups).max(1);
+    let min_len = activity.parts_per_task();
     let acc = activity
         .parts
         .par_iter()

@@ -1,8 +1,11 @@
 //! MBG/NBD (Batislam, Denizel & Filiztekin 2007), lifetimes' `ModifiedBetaGeoFitter` formulas.
 //! Parameters `[r, alpha, a, b]`.
 
-use super::bgnbd::{fit_impl, ll_grad_impl, nbd_log_pmf, nbd_tail, off_one, one_minus, terms_impl};
-use super::special::{ln_beta, sigmoid};
+use super::bgnbd::{
+    fit_impl, ll_grad_impl, ln_survival, nbd_log_pmf, nbd_tail, off_one, one_minus, terms_impl,
+    Alive,
+};
+use super::special::ln_beta;
 use super::{
     at, bcast_len, check_nonneg, check_params, par_map, Factored, FitOptions, FitResult, RfmData,
 };
@@ -64,13 +67,6 @@ pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
         .collect())
 }
 
-#[inline]
-fn p_alive_one(r: f64, alpha: f64, a: f64, b: f64, x: f64, tx: f64, big_t: f64) -> f64 {
-    // Two logarithms a row: ln(a / (b+x)) + (r+x) ln((α+T) / (α+t_x)).
-    let d = (a / (b + x)).ln() + (r + x) * ((alpha + big_t) / (alpha + tx)).ln();
-    sigmoid(-d)
-}
-
 /// Expected purchases in the next `t` periods given `(x, t_x, T)` (columns may be broadcast).
 pub fn conditional_expected_purchases(
     params: &[f64],
@@ -98,21 +94,15 @@ pub fn discounted_expected_purchases(
 ) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     let steps = super::clv::horizon_steps(times, weights)?;
-    let n = super::check_history(x, t_x, tt)?;
     let (r, alpha, a, b) = (params[0], params[1], off_one(params[2]), params[3]);
     // The 2F1 factor depends on (x, T) only, P(alive) on the whole history.
     let factor = |x: f64, big_t: f64, t: f64| {
         let z = t / (alpha + big_t + t);
         (a + b + x) / (a - 1.0) * one_minus(r + x, r + x, b + x + 1.0, a + b + x, z)
     };
-    let alive = |x, tx, big_t| p_alive_one(r, alpha, a, b, x, tx, big_t);
-    Ok(super::discounted_by_pairs(
-        &steps,
-        (x, t_x, tt),
-        n,
-        factor,
-        alive,
-    ))
+    let p_alive = Alive::new(params, true);
+    let alive = |x, tx, big_t| p_alive.at(x, tx, big_t);
+    super::discounted_by_pairs(&steps, (x, t_x, tt), factor, alive)
 }
 
 /// P(alive at T | x, t_x, T).
@@ -120,14 +110,15 @@ pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec
     p_alive_at(params, x, t_x, tt, 0.0)
 }
 
-/// P(alive at T + t | history and no purchase in (T, T + t]).
+/// P(alive at T + t | x, t_x, T), not conditioning on purchases in (T, T + t]:
+/// P(alive at T | x, t_x, T) × the chance of no dropout in (T, T + t] (see
+/// [`super::bgnbd::ln_survival`]; here p ~ Beta(a, b+x+1) given alive at T).
 pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
-    let n = super::check_history(x, t_x, tt)?;
-    let (r, alpha, a, b) = (params[0], params[1], params[2], params[3]);
-    Ok(par_map(n, |i| {
-        p_alive_one(r, alpha, a, b, at(x, i), at(t_x, i), at(tt, i) + t)
+    let now = Alive::new(params, true).rows((x, t_x, tt))?;
+    Ok(super::alive_later(now, (x, tt), t, |x, big_t| {
+        ln_survival(params, x, big_t, t, 1.0)
     }))
 }
 

@@ -67,6 +67,8 @@ pub mod optimize;
 pub mod pareto_nbd;
 pub mod sbg;
 pub mod special;
+pub mod tracking;
+pub mod vmath;
 
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
@@ -214,6 +216,80 @@ pub(crate) fn validate_rfm(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>)
     Ok(())
 }
 
+/// Rows of `(x, t_x, T)` breaking the RFM contract, by kind: what the Python face checks
+/// before fitting or predicting, counted in one parallel pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RfmViolations {
+    /// Per column (frequency, recency, T).
+    pub nan: [u64; 3],
+    pub infinite: [u64; 3],
+    pub negative: [u64; 3],
+    /// Frequencies that are not whole numbers.
+    pub fractional_frequency: u64,
+    /// `t_x > T` beyond a relative tolerance of 1e-12 (as [`validate_rfm`]).
+    pub recency_above_t: u64,
+    /// `x = 0` with `t_x ≠ 0`.
+    pub recency_without_repeats: u64,
+}
+
+impl RfmViolations {
+    fn add(mut self, o: RfmViolations) -> RfmViolations {
+        for k in 0..3 {
+            self.nan[k] += o.nan[k];
+            self.infinite[k] += o.infinite[k];
+            self.negative[k] += o.negative[k];
+        }
+        self.fractional_frequency += o.fractional_frequency;
+        self.recency_above_t += o.recency_above_t;
+        self.recency_without_repeats += o.recency_without_repeats;
+        self
+    }
+}
+
+/// Counts the [`RfmViolations`] of columns of equal length.
+pub fn rfm_violations(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<RfmViolations> {
+    check_len("recency", t_x.len(), x.len())?;
+    check_len("T", t.len(), x.len())?;
+    let n = x.len();
+    // Whole below 2^52 when it survives the round trip through an integer (cheaper than
+    // `floor`, a libm call on baseline x86-64); larger floats are all whole.
+    let whole = |x: f64| !(x.abs() < 4.5e15 && x != (x as i64) as f64);
+    let above = |tx: f64, t: f64| tx > t * (1.0 + 1e-12) + 1e-12;
+    let count = |rows: std::ops::Range<usize>| {
+        let mut v = RfmViolations::default();
+        for i in rows {
+            let row = [x[i], t_x[i], t[i]];
+            for k in 0..3 {
+                v.nan[k] += u64::from(row[k].is_nan());
+                v.infinite[k] += u64::from(row[k].is_infinite());
+                v.negative[k] += u64::from(row[k] < 0.0);
+            }
+            v.fractional_frequency += u64::from(!whole(row[0]));
+            v.recency_above_t += u64::from(above(row[1], row[2]));
+            v.recency_without_repeats += u64::from(row[0] == 0.0 && row[1] != 0.0);
+        }
+        v
+    };
+    // Clean chunks (the usual case) are told apart by one branch-free pass; only chunks with a
+    // bad row are counted in detail.
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    let clean = |i: usize| {
+        let (x, tx, t) = (x[i], t_x[i], t[i]);
+        ok(x) & ok(tx) & ok(t) & whole(x) & !above(tx, t) & !(x == 0.0 && tx != 0.0)
+    };
+    Ok((0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let rows = c * CHUNK..((c + 1) * CHUNK).min(n);
+            if rows.clone().fold(true, |all, i| all & clean(i)) {
+                RfmViolations::default()
+            } else {
+                count(rows)
+            }
+        })
+        .reduce(RfmViolations::default, RfmViolations::add))
+}
+
 /// Checks a parameter slice: right length, all finite and > 0.
 pub(crate) fn check_params(params: &[f64], names: &[&str]) -> Result<()> {
     if params.len() != names.len() {
@@ -357,14 +433,20 @@ pub(crate) fn at(v: &[f64], i: usize) -> f64 {
     }
 }
 
-/// Validates customer histories `(x, t_x, T)`: broadcastable lengths, no negative or
-/// non-finite values. Returns the number of rows.
-pub(crate) fn check_history(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
-    let n = bcast_len(&[
+/// The number of rows of customer histories `(x, t_x, T)` (lengths broadcast from 1).
+pub(crate) fn history_len(history: (&[f64], &[f64], &[f64])) -> Result<usize> {
+    let (x, t_x, tt) = history;
+    bcast_len(&[
         ("frequency", x.len()),
         ("recency", t_x.len()),
         ("T", tt.len()),
-    ])?;
+    ])
+}
+
+/// Validates customer histories `(x, t_x, T)`: broadcastable lengths, no negative or
+/// non-finite values. Returns the number of rows.
+pub(crate) fn check_history(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
+    let n = history_len((x, t_x, tt))?;
     for (name, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
         check_nonneg(name, v)?;
     }
@@ -465,28 +547,78 @@ impl Pairs {
 /// `Σ_k w_k E[X(t_k) | x, t_x, T]` per row for a model whose conditional expectation factors
 /// as `A(x, T, t) × P(alive | x, t_x, T)` (BG/NBD, MBG/NBD): the weighted sum of `A` over the
 /// horizon `steps` (`(t, w)` pairs) is computed once per distinct `(x, T)` pair (a few tens of
-/// thousands with daily data), P(alive) once per row. Columns may be broadcast from length 1.
+/// thousands with daily data), P(alive) once per row. Columns may be broadcast from length 1;
+/// they are checked as by [`check_history`].
 pub(crate) fn discounted_by_pairs<A, P>(
     steps: &[(f64, f64)],
     history: (&[f64], &[f64], &[f64]),
-    n: usize,
     factor: A,
     alive: P,
-) -> Vec<f64>
+) -> Result<Vec<f64>>
 where
     A: Fn(f64, f64, f64) -> f64 + Sync + Send,
     P: Fn(f64, f64, f64) -> f64 + Sync + Send,
 {
     let (x, t_x, tt) = history;
+    let n = history_len(history)?;
     if steps.is_empty() {
-        return vec![0.0; n];
+        check_history(x, t_x, tt)?;
+        return Ok(vec![0.0; n]);
     }
     let pairs = Pairs::new(x, tt, n);
     let sums = pairs.map(|x, big_t| steps.iter().map(|&(t, w)| w * factor(x, big_t, t)).sum());
-    par_map(n, |i| {
-        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
+    map_history(history, n, |i, x, tx, big_t| {
         sums[pairs.index[i] as usize] * alive(x, tx, big_t)
     })
+}
+
+/// P(alive at T + t) per row for a model where it factors as `P(alive at T | x, t_x, T) ×
+/// S(x, T, t)` (BG/NBD, MBG/NBD), given `now` = P(alive at T) per row: `ln_survival(x, T)` is
+/// evaluated once per distinct `(x, T)` pair, and not at all when `t` = 0. Columns may be
+/// broadcast from length 1 (to the length of `now`).
+pub(crate) fn alive_later<S>(
+    mut now: Vec<f64>,
+    history: (&[f64], &[f64]),
+    t: f64,
+    ln_survival: S,
+) -> Vec<f64>
+where
+    S: Fn(f64, f64) -> f64 + Sync + Send,
+{
+    if t == 0.0 {
+        return now;
+    }
+    let (x, tt) = history;
+    let pairs = Pairs::new(x, tt, now.len());
+    let survival = pairs.map(|x, big_t| ln_survival(x, big_t).exp());
+    now.par_iter_mut()
+        .zip(pairs.index.par_iter())
+        .for_each(|(p, &k)| *p *= survival[k as usize]);
+    now
+}
+
+/// `f(i, x, t_x, T)` for each row `i < n` (columns broadcast from length 1), in parallel,
+/// checking the rows as [`check_history`] does in the same pass: one read of the columns
+/// instead of two. On a bad value, `check_history`'s error.
+pub(crate) fn map_history<F>(history: (&[f64], &[f64], &[f64]), n: usize, f: F) -> Result<Vec<f64>>
+where
+    F: Fn(usize, f64, f64, f64) -> f64 + Sync + Send,
+{
+    let (x, t_x, tt) = history;
+    // Rejects NaN, infinities and negatives, like `check_nonneg`.
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    let bad = std::sync::atomic::AtomicBool::new(false);
+    let out = par_map(n, |i| {
+        let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
+        if !(ok(x) & ok(tx) & ok(big_t)) {
+            bad.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        f(i, x, tx, big_t)
+    });
+    if bad.into_inner() {
+        check_history(x, t_x, tt)?;
+    }
+    Ok(out)
 }
 
 /// Bits of a value with `-0.0` folded into `0.0` (NaN payloads are kept as they are); for

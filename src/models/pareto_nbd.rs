@@ -2,7 +2,9 @@
 //! hypergeometric function (Fader & Hardie's 2F1 form). Parameters `[r, alpha, s, beta]`.
 
 use super::bgnbd::nbd_log_pmf;
-use super::special::{digamma, gauss_legendre, ln_gamma, ln_hyp2f1_ap1, log1m_exp, log_add_exp};
+use super::special::{
+    digamma, gauss_legendre, ln_gamma, ln_hyp2f1_ap1, log1m_exp, log_add_exp, sigmoid,
+};
 use super::{
     at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Distinct,
     Factored, FitOptions, FitResult, Pairs, RfmData,
@@ -294,17 +296,29 @@ pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
         .collect())
 }
 
-fn p_alive_one(p: &[f64], x: f64, tx: f64, big_t: f64) -> f64 {
+/// `ln s + (r+x) ln(α+T) + s ln(β+T)`: with the `ln_tail` values at `T` (`ft`) and at `t_x`
+/// (`fx`), P(alive at T) = `1 / (1 + s (α+T)^(r+x) (β+T)^s (F(t_x) − F(T)))` (Fader & Hardie
+/// 2005, eq. 18 rearranged) is the logistic function of `−(c + fx + ln(1 − e^(ft − fx)))`.
+#[inline]
+fn ln_scale(p: &[f64], x: f64, big_t: f64) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let l1 = -(r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln();
-    let ft = ln_tail(r, alpha, s, beta, x, big_t)[0];
-    let fx = ln_tail(r, alpha, s, beta, x, tx)[0];
+    s.ln() + (r + x) * (alpha + big_t).ln() + s * (beta + big_t).ln()
+}
+
+/// P(alive at T) from [`ln_scale`] `c` and the `ln_tail` values `ft`, `fx`.
+#[inline]
+fn alive_from(c: f64, ft: f64, fx: f64) -> f64 {
     if !(ft < fx) {
         return 1.0;
     }
-    let lni = fx + log1m_exp(ft - fx);
-    let dd = log_add_exp(l1, s.ln() + lni);
-    (l1 - dd).exp().clamp(0.0, 1.0)
+    sigmoid(-(c + fx + log1m_exp(ft - fx)))
+}
+
+fn p_alive_one(p: &[f64], x: f64, tx: f64, big_t: f64) -> f64 {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let ft = ln_tail(r, alpha, s, beta, x, big_t)[0];
+    let fx = ln_tail(r, alpha, s, beta, x, tx)[0];
+    alive_from(ln_scale(p, x, big_t), ft, fx)
 }
 
 /// P(alive at T | x, t_x, T).
@@ -312,56 +326,71 @@ pub fn p_alive(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<Vec
     p_alive_at(params, x, t_x, tt, 0.0)
 }
 
-/// P(alive at T + t | history and no purchase in (T, T + t]).
+/// P(alive at T + t | x, t_x, T), not conditioning on purchases in (T, T + t]: alive at T,
+/// the death rate's posterior is μ ~ Gamma(s, β+T), so the lifetime goes past T + t with
+/// chance `E[e^(−μt)] = ((β+T)/(β+T+t))^s`, times P(alive at T | x, t_x, T).
 pub fn p_alive_at(params: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], t: f64) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     check_nonneg("t", &[t])?;
     let n = super::check_history(x, t_x, tt)?;
-    Ok(PairTails::new(params, x, t_x, tt, t, n).p_alive(params, x, t_x, tt, t))
+    let alive = PairTails::new(params, x, t_x, tt, n).p_alive(params, x, t_x, tt);
+    if t == 0.0 {
+        return Ok(alive);
+    }
+    let (s, beta) = (params[2], params[3]);
+    Ok(alive
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, pa)| {
+            let bt = beta + at(tt, i);
+            pa * (s * (bt / (bt + t)).ln()).exp()
+        })
+        .collect())
 }
 
-/// The `ln_tail` values of P(alive) per distinct `(x, T + shift)` and `(x, t_x)` pair: these
-/// `2F1` evaluations dominate the per-row cost, and with daily data there are tens of
-/// thousands of pairs against hundreds of thousands of rows.
+/// The terms of P(alive) per distinct `(x, T)` pair (`ln_tail` and [`ln_scale`]) and per
+/// distinct `(x, t_x)` pair (`ln_tail`): the `2F1` evaluations dominate the cost, and with
+/// daily data there are tens of thousands of pairs against hundreds of thousands of rows. A
+/// row then costs one logarithm and two exponentials.
 struct PairTails {
     xt: Pairs,
-    /// per (x, T) pair: ln_tail(x, T + shift)
-    ft: Vec<f64>,
+    /// per (x, T) pair: [ln_tail(x, T), ln_scale(x, T)]
+    ft: Vec<[f64; 2]>,
     xtx: Pairs,
     /// per (x, t_x) pair: ln_tail(x, t_x)
     fx: Vec<f64>,
 }
 
 impl PairTails {
-    fn new(p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], shift: f64, n: usize) -> Self {
+    fn new(p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], n: usize) -> Self {
         let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
         let xt = Pairs::new(x, tt, n);
-        let ft = xt.map(|x, big_t| ln_tail(r, alpha, s, beta, x, big_t + shift)[0]);
+        let ft = xt
+            .values
+            .par_iter()
+            .with_min_len(64)
+            .map(|&(x, big_t)| {
+                [
+                    ln_tail(r, alpha, s, beta, x, big_t)[0],
+                    ln_scale(p, x, big_t),
+                ]
+            })
+            .collect();
         let xtx = Pairs::new(x, t_x, n);
         let fx = xtx.map(|x, tx| ln_tail(r, alpha, s, beta, x, tx)[0]);
         PairTails { xt, ft, xtx, fx }
     }
 
-    /// P(alive at T + shift) per row (as `p_alive_one`).
-    fn p_alive(&self, p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64], shift: f64) -> Vec<f64> {
-        let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-        let ls = s.ln();
+    /// P(alive at T) per row (as `p_alive_one`).
+    fn p_alive(&self, p: &[f64], x: &[f64], t_x: &[f64], tt: &[f64]) -> Vec<f64> {
         par_map(self.xt.index.len(), |i| {
             let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
             if tx > big_t {
                 // Recency above T (not validated here): as p_alive_one, with t_x clipped to T.
-                return p_alive_one(p, x, big_t, big_t + shift);
+                return p_alive_one(p, x, big_t, big_t);
             }
-            let t2 = big_t + shift;
-            let l1 = -(r + x) * (alpha + t2).ln() - s * (beta + t2).ln();
-            let ft = self.ft[self.xt.index[i] as usize];
-            let fx = self.fx[self.xtx.index[i] as usize];
-            if !(ft < fx) {
-                return 1.0;
-            }
-            let lni = fx + log1m_exp(ft - fx);
-            let dd = log_add_exp(l1, ls + lni);
-            (l1 - dd).exp().clamp(0.0, 1.0)
+            let [ft, c] = self.ft[self.xt.index[i] as usize];
+            alive_from(c, ft, self.fx[self.xtx.index[i] as usize])
         })
     }
 }
@@ -399,7 +428,7 @@ pub fn discounted_expected_purchases(
     if steps.is_empty() {
         return Ok(vec![0.0; n]);
     }
-    let tails = PairTails::new(params, x, t_x, tt, 0.0, n);
+    let tails = PairTails::new(params, x, t_x, tt, n);
     let num = tails.xt.map(|x, big_t| {
         let bt = beta + big_t;
         let sum: f64 = steps
@@ -408,7 +437,7 @@ pub fn discounted_expected_purchases(
             .sum();
         (r + x) * bt / (alpha + big_t) * sum
     });
-    let alive = tails.p_alive(params, x, t_x, tt, 0.0);
+    let alive = tails.p_alive(params, x, t_x, tt);
     Ok(alive
         .into_par_iter()
         .enumerate()

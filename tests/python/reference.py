@@ -12,6 +12,13 @@ from hypothesis import strategies as st
 FREQS = ["h", "D", "W", "M", "Q", "Y"]
 
 
+# Published CDNOW estimates (../shared/data/REFERENCE.md).
+CDNOW_BGNBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
+CDNOW_PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
+CDNOW_MBGNBD = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+CDNOW_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
 def cents(value: float, scale: int = 2) -> Decimal:
     """DESIGN.md money rule: shortest repr, then half to even at ``scale``."""
     return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_EVEN)

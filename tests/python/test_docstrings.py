@@ -13,6 +13,12 @@ AREAS = {
     "datasets": ["custval.datasets"],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
+    "tracking": ["custval.models.tracking"],
+    "evaluation": [
+        "custval.models.evaluation",
+        "custval.models.comparison",
+        "custval.models.risk",
+    ],
     "metrics": [
         "custval.metrics.growth",
         "custval.metrics.segments",

@@ -4,31 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from custval import _args, _frames, _input, _native
 from custval._input import Log
 from custval.exceptions import CustvalError
-
-
-def _period_starts(column: pa.ChunkedArray | pa.Array, log: Log) -> pa.Array:
-    """Period starts (int64 in the time unit) as timestamps in the input's zone."""
-    stamps = column.cast(pa.timestamp(log.time_unit))
-    if log.timezone:
-        stamps = pc.assume_timezone(
-            stamps, log.timezone, ambiguous="earliest", nonexistent="earliest"
-        )
-    return stamps
-
-
-def _by_period(batch: pa.RecordBatch, name: str, log: Log, output: str, metadata: dict):
-    """(the output type, a native result keyed by period in it): the ``name`` column (period
-    ordinals) becomes the periods' starts, the pandas index."""
-    table = pa.Table.from_batches([batch])
-    table = table.set_column(0, name, _period_starts(table.column(name), log))
-    kind = _frames.resolve(output, log.kind)
-    return kind, _frames.convert(table, kind, index=name, metadata=metadata)
 
 
 def _log(data: Any, customer: str, time: str, amount: str | None, order: str | None, dropna):
@@ -134,7 +112,7 @@ def _retention(log: Log, *, freq: str, active_window: int, decimal: bool, scale:
         decimal=decimal,
     )
     metadata = _frames.log_metadata(log, freq, active_window=active_window)
-    return _by_period(batch, "period", log, output, metadata)[1]
+    return _frames.by_period(batch, "period", log, output, metadata)[1]
 
 
 COHORT_VALUES = ("active", "revenue", "orders", "cumulative_revenue_per_customer")
@@ -222,7 +200,7 @@ def _cohorts(
     )
     normalized = bool(normalize) and value == "active"
     metadata = _frames.log_metadata(log, freq, value=value, normalize=normalized)
-    kind, result = _by_period(batch, "cohort", log, output, metadata)
+    kind, result = _frames.by_period(batch, "cohort", log, output, metadata)
     if kind == "pandas":
         result.columns = [int(c) if c.isdigit() else c for c in result.columns]  # 0, 1, 2, …
     return result

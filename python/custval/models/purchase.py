@@ -109,11 +109,97 @@ class _PurchaseModel(_Fitted):
         )
         return _shaped(out, cols.shape)
 
-    def p_alive(self, frequency, recency, T, *, t: float = 0.0):
-        """Probability that each customer is still alive at ``T`` (or at ``T + t``, given no
-        purchase in between)."""
+    def p_alive(
+        self,
+        data: Any,
+        recency: Any = None,
+        T: Any = None,
+        *,
+        t: float = 0.0,
+        customer: str = "customer_id",
+        output: str = "auto",
+    ):
+        """Probability that each customer is still alive ``t`` time units after the end of
+        their observation, given their history: P(alive at T + t | x, t_x, T).
+
+        It does not condition on what happens after ``T``: ``t = 0`` is the usual P(alive at
+        T), and it decays with ``t`` as the customer may drop out meanwhile. In the model's time
+        unit, with x = frequency, t_x = recency:
+
+        - BG/NBD: P(alive at T) = 1 / (1 + a/(b+x−1) ((α+T)/(α+t_x))^(r+x)) for x > 0 (1 for
+          x = 0). Alive at T, λ ~ Gamma(r+x, α+T) and p ~ Beta(a, b+x); dropouts then come at
+          rate λp, so P(alive at T + t) = P(alive at T) × E[exp(−λpt)] =
+          P(alive at T) × ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x; t/(α+T+t)).
+        - MBG/NBD: P(alive at T) = 1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x)), and the same
+          factor with b+x+1 and a+b+x+1 (p ~ Beta(a, b+x+1): dropout is possible at the first
+          purchase too).
+        - Pareto/NBD: alive at T, the death rate is μ ~ Gamma(s, β+T), so
+          P(alive at T + t) = P(alive at T) × ((β+T)/(β+T+t))^s.
+        - BG/BB: ``t`` counts opportunities: P(alive at n + t) = B(α+x, β+n−x) B(γ, δ+n+t) /
+          (B(α, β) B(γ, δ) L(α, β, γ, δ | x, t_x, n)) (lifetimes' ``m_periods_in_future``).
+
+        Parameters
+        ----------
+        data : DataFrame, pyarrow Table, polars DataFrame or array-like
+            A per-customer summary with ``frequency``, ``recency`` and ``T`` columns (e.g.
+            from :func:`custval.rfm_summary`), or the frequency array when ``recency`` and
+            ``T`` are arrays too (they broadcast).
+        recency, T : array-like, optional
+            With a frequency array as ``data``.
+        t : float
+            Time units after ``T`` (≥ 0).
+        customer : str
+            The summary's customer column, kept in polars and Arrow results.
+        output : {"auto", "pandas", "polars", "arrow"}
+            Result type for a summary (``"auto"``: the summary's).
+
+        Returns
+        -------
+        DataFrame or ndarray
+            For a summary, a frame with a ``p_alive`` column keyed like the summary (as
+            :meth:`predict`); for arrays, an array of their broadcast shape (a float for
+            scalars). Computed once per customer; the factor for ``t > 0`` once per distinct
+            (frequency, T) pair.
+
+        References
+        ----------
+        .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers"
+           the Easy Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2),
+           275-284.
+        .. [2] Fader, P. S. and Hardie, B. G. S. (2005). A Note on Deriving the Pareto/NBD Model
+           and Related Expressions.
+
+        Examples
+        --------
+        >>> import pandas as pd, custval
+        >>> model = custval.BetaGeo.from_dict({"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43})
+        >>> summary = pd.DataFrame(
+        ...     {"frequency": [0, 2, 10], "recency": [0.0, 30.0, 20.0], "T": [39.0, 39.0, 39.0]},
+        ...     index=pd.Index([7, 8, 9], name="customer_id"))
+        >>> model.p_alive(summary).round(3)
+                     p_alive
+        customer_id
+        7              1.000
+        8              0.721
+        9              0.038
+        >>> model.p_alive(summary, t=52).round(3)
+                     p_alive
+        customer_id
+        7              0.945
+        8              0.529
+        9              0.023
+        >>> model.p_alive([2, 2], [30.0, 30.0], [39.0, 39.0], t=52).round(3)
+        array([0.529, 0.529])
+        """
         params = self._require_fit()
-        cols = self._history(frequency, recency, T)
+        table_form = recency is None and T is None
+        if table_form:
+            roles: dict[str, Any] = {"frequency": "frequency", "recency": "recency", "T": "T"}
+            cols = _rfm_columns(data, roles)
+        elif recency is None or T is None:
+            raise TypeError("pass a summary, or frequency, recency and T arrays")
+        else:
+            cols = self._history(data, recency, T)
         out = _native.p_alive(
             self._native_name,
             params,
@@ -122,6 +208,8 @@ class _PurchaseModel(_Fitted):
             cols["T"],
             _scalar(t, "t"),
         )
+        if table_form:
+            return _predictions(data, cols, {"p_alive": out}, customer, output, _metadata(data))
         return _shaped(out, cols.shape)
 
     def expected_purchases(self, t):
@@ -178,9 +266,10 @@ class _PurchaseModel(_Fitted):
             )
         return _predictions(summary, cols, result, customer, output, _metadata(summary))
 
-    def _unit_for(self, summary: Any) -> dict[str, Any]:
-        """The model's time unit, checked against the summary's when both are known."""
-        data_unit = _resolve_time_unit(summary, None)
+    def _unit_for(self, summary: Any, time_unit: Any = None) -> dict[str, Any]:
+        """The model's time unit, checked against the summary's (``time_unit``, or else the
+        summary's metadata) when both are known."""
+        data_unit = _resolve_time_unit(summary, time_unit)
         unit = self.time_unit_ or data_unit
         if unit is None:
             raise CustvalError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import warnings
 
 import custval
 import numpy as np
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pytest
 from conftest import DATA, read_cdnow_sample
 from custval import datasets
+from reference import CDNOW_BGNBD, CDNOW_GG, CDNOW_MBGNBD, CDNOW_PARETO
 
 CDNOW = DATA / "cdnow_customers_summary_with_transactions.csv"
 
@@ -64,14 +64,9 @@ def gamma_gamma(cdnow):
 
 # -- published estimates (data/REFERENCE.md) ------------------------------------------------
 
-BGNBD = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
-PARETO = {"r": 0.5532, "alpha": 10.5763, "s": 0.6062, "beta": 11.6715}
-MBGNBD = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
-GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
-
 
 def test_bgnbd_cdnow_published(bgnbd):
-    _assert_published(bgnbd, BGNBD, -9582.43)
+    _assert_published(bgnbd, CDNOW_BGNBD, -9582.43)
     assert bgnbd.n_obs_ == 2357
     assert bgnbd.n_unique_ < 2357
     se = bgnbd.standard_errors_
@@ -91,19 +86,19 @@ def test_bgnbd_on_rfm_summary_of_the_transactions(cdnow_rfm):
     assert model.time_unit_ == {"freq": "D", "freq_multiplier": 7.0}
     # The published file rounds recency and T to 2 decimals; the exact summary agrees to 3
     # significant digits and the log-likelihood to a few hundredths.
-    _assert_published(model, BGNBD, -9582.43, ll_tol=0.1)
+    _assert_published(model, CDNOW_BGNBD, -9582.43, ll_tol=0.1)
 
 
 def test_pareto_nbd_cdnow_published(cdnow):
-    _assert_published(custval.ParetoNBD().fit(cdnow), PARETO, -9594.98)
+    _assert_published(custval.ParetoNBD().fit(cdnow), CDNOW_PARETO, -9594.98)
 
 
 def test_mbgnbd_cdnow_published(cdnow):
-    _assert_published(custval.ModifiedBetaGeo().fit(cdnow), MBGNBD, -9582.13)
+    _assert_published(custval.ModifiedBetaGeo().fit(cdnow), CDNOW_MBGNBD, -9582.13)
 
 
 def test_gamma_gamma_cdnow_published(gamma_gamma, cdnow):
-    _assert_published(gamma_gamma, GG, -4055.92)
+    _assert_published(gamma_gamma, CDNOW_GG, -4055.92)
     assert gamma_gamma.n_excluded_ == int((cdnow["frequency"] == 0).sum()) == 2357 - 946
     assert gamma_gamma.summary().attrs["n_excluded"] == 1411
     assert gamma_gamma.n_obs_ == 946
@@ -150,16 +145,6 @@ def test_sbg_cohorts_published():
 # -- agreement with lifetimes ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lifetimes():
-    with warnings.catch_warnings():
-        # lifetimes sets a pandas option deprecated in pandas 3 when it is imported.
-        warnings.filterwarnings(
-            "ignore", message="The 'mode.chained_assignment' option is deprecated"
-        )
-        return pytest.importorskip("lifetimes")
-
-
 def _rel(a, b) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
@@ -168,7 +153,10 @@ def _rel(a, b) -> float:
 def test_bgnbd_agrees_with_lifetimes(lifetimes, cdnow, bgnbd):
     x, tx, t = cdnow["frequency"], cdnow["recency"], cdnow["T"]
     theirs = lifetimes.BetaGeoFitter().fit(x, tx, t)
-    assert _rel([bgnbd.params_[n] for n in BGNBD], [theirs.params_[n] for n in BGNBD]) < 1e-3
+    assert (
+        _rel([bgnbd.params_[n] for n in CDNOW_BGNBD], [theirs.params_[n] for n in CDNOW_BGNBD])
+        < 1e-3
+    )
     same = custval.BetaGeo.from_dict(dict(theirs.params_))
     for horizon in (1.0, 39.0):
         ours = same.conditional_expected_purchases(horizon, x, tx, t)
@@ -205,8 +193,8 @@ def test_mbgnbd_agrees_with_lifetimes(lifetimes, cdnow):
 def test_pareto_nbd_agrees_with_lifetimes(lifetimes, cdnow):
     x, tx, t = cdnow["frequency"], cdnow["recency"], cdnow["T"]
     theirs = lifetimes.ParetoNBDFitter()
-    theirs.params_ = pd.Series(PARETO)
-    same = custval.ParetoNBD.from_dict(PARETO)
+    theirs.params_ = pd.Series(CDNOW_PARETO)
+    same = custval.ParetoNBD.from_dict(CDNOW_PARETO)
     want = theirs.conditional_expected_number_of_purchases_up_to_time(39.0, x, tx, t)
     assert _rel(same.conditional_expected_purchases(39.0, x, tx, t), want) < 1e-6
     assert _rel(same.p_alive(x, tx, t), theirs.conditional_probability_alive(x, tx, t)) < 1e-6
@@ -274,7 +262,7 @@ def test_clv_needs_a_time_unit(cdnow):
         custval.customer_lifetime_value(model, 10.0, cdnow)
     with pytest.raises(custval.CustvalError, match="horizon_unit"):
         custval.customer_lifetime_value(
-            custval.BetaGeo.from_dict(BGNBD, time_unit="W"), 10.0, cdnow, horizon_unit="X"
+            custval.BetaGeo.from_dict(CDNOW_BGNBD, time_unit="W"), 10.0, cdnow, horizon_unit="X"
         )
 
 
@@ -304,8 +292,8 @@ def test_predictions_broadcast_and_stay_in_range(bgnbd):
     tx = np.array([38.9, 38.0, 10.0, 38.99, 1.0, 0.5])
     for model in (
         bgnbd,
-        custval.ModifiedBetaGeo.from_dict(MBGNBD),
-        custval.ParetoNBD.from_dict(PARETO),
+        custval.ModifiedBetaGeo.from_dict(CDNOW_MBGNBD),
+        custval.ParetoNBD.from_dict(CDNOW_PARETO),
     ):
         p = model.p_alive(x, tx, 39.0)
         assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all(), p
@@ -361,11 +349,11 @@ def test_pickle_and_dict_round_trip(bgnbd, gamma_gamma):
         bgnbd.conditional_expected_purchases(39, x, tx, t),
     )
     # Fader, Hardie & Lee (2005): x = 2, t_x = 30.43, T = 38.86 → 1.226 purchases in 39 weeks.
-    assert custval.BetaGeo.from_dict(BGNBD).conditional_expected_purchases(
+    assert custval.BetaGeo.from_dict(CDNOW_BGNBD).conditional_expected_purchases(
         39, 2, 30.43, 38.86
     ) == pytest.approx(1.226, abs=1e-3)
     v = custval.GammaGamma.from_dict({"p": 6.25, "q": 3.74, "v": 15.44})
-    assert v.params_ == GG
+    assert v.params_ == CDNOW_GG
     with pytest.raises(custval.CustvalError, match="missing"):
         custval.BetaGeo.from_dict({"r": 1.0})
     with pytest.raises(custval.CustvalError, match="not fitted"):
@@ -381,7 +369,7 @@ def test_include_first_summaries_are_rejected(cdnow_sample):
     with pytest.raises(custval.DataError, match="include_first"):
         custval.GammaGamma().fit(summary)
     with pytest.raises(custval.DataError, match="include_first"):
-        custval.customer_lifetime_value(custval.BetaGeo.from_dict(BGNBD), 1.0, summary)
+        custval.customer_lifetime_value(custval.BetaGeo.from_dict(CDNOW_BGNBD), 1.0, summary)
 
 
 def test_input_contract_errors_name_column_and_rows(cdnow):
