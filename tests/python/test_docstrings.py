@@ -26,6 +26,7 @@ AREAS = {
         "custval.plotting.evaluation",
         "custval.plotting.tracking",
         "custval.plotting.metrics",
+        "custval.plotting.spend",
     ],
     "metrics": [
         "custval.metrics.growth",
