@@ -181,7 +181,7 @@ def predictions(lifetimes, big, weekly, threads: list[int | None], runs: int) ->
     x, tx, t = (big[c].to_numpy() for c in ("frequency", "recency", "T"))
     wx, wtx, wn = (weekly[c].to_numpy() for c in ("frequency", "recency", "T"))
     mv = big["monetary_value"].to_numpy()
-    repeat = x > 0
+    repeat_x, repeat_mv = x[x > 0], mv[x > 0]
     n = len(big)
     tasks: list[tuple[str, Callable[[], Any], Callable[[], Any] | None]] = []
     for label in ("BG/NBD", "MBG/NBD", "Pareto/NBD"):
@@ -214,27 +214,28 @@ def predictions(lifetimes, big, weekly, threads: list[int | None], runs: int) ->
                 f and (lambda f=f: f.expected_number_of_purchases_up_to_time(t)),
             )
         )
-    m, f = ours_of["BG/BB"], theirs_of.get("BG/BB")
+    bb, bbf = ours_of["BG/BB"], theirs_of.get("BG/BB")
     tasks.append(
         (
             "BG/BB conditional expected purchases (weekly)",
-            lambda: m.conditional_expected_purchases(39.0, wx, wtx, wn),
-            f and (lambda: f.conditional_expected_number_of_purchases_up_to_time(39, wx, wtx, wn)),
+            lambda: bb.conditional_expected_purchases(39.0, wx, wtx, wn),
+            bbf
+            and (lambda: bbf.conditional_expected_number_of_purchases_up_to_time(39, wx, wtx, wn)),
         )
     )
     tasks.append(
         (
             "BG/BB P(alive) (weekly)",
-            lambda: m.p_alive(wx, wtx, wn),
-            f and (lambda: f.conditional_probability_alive(0, wx, wtx, wn)),
+            lambda: bb.p_alive(wx, wtx, wn),
+            bbf and (lambda: bbf.conditional_probability_alive(0, wx, wtx, wn)),
         )
     )
     gg, ggf = ours_of["Gamma-Gamma"], theirs_of.get("Gamma-Gamma")
     tasks.append(
         (
             "Gamma-Gamma expected spend (repeat customers)",
-            lambda: gg.conditional_expected_spend(x[repeat], mv[repeat]),
-            ggf and (lambda: ggf.conditional_expected_average_profit(x[repeat], mv[repeat])),
+            lambda: gg.conditional_expected_spend(repeat_x, repeat_mv),
+            ggf and (lambda: ggf.conditional_expected_average_profit(repeat_x, repeat_mv)),
         )
     )
     bg, bgf = ours_of["BG/NBD"], theirs_of.get("BG/NBD")
