@@ -12,10 +12,8 @@ call).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import tempfile
-import time
 import warnings
 
 import custval
@@ -23,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _measure import best_of
 
 END = pd.Timestamp("2024-12-31")
 
@@ -147,33 +146,8 @@ def run_lifetimes(frame: pd.DataFrame) -> pd.DataFrame:
         )
 
 
-def _peak_reset() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _rss(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def timed(fn, data, repeat: int):
-    best, result, peak = float("inf"), None, 0
-    for _ in range(repeat):
-        gc.collect()
-        try:
-            _peak_reset()
-        except OSError:
-            pass
-        before = _rss("VmRSS")
-        start = time.perf_counter()
-        result = fn(data)
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, _rss("VmHWM") - before)
-    return best, result, peak
+    return best_of(lambda: fn(data), repeat)
 
 
 def as_frame(result) -> pd.DataFrame:

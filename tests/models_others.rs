@@ -68,6 +68,53 @@ fn gamma_gamma_cdnow() {
     assert!(gamma_gamma::SpendData::new(&[1.0, 2.0], &[3.0, 0.0], None).is_err());
 }
 
+/// The fit's likelihood reads its lnΓ/ψ terms from tables per whole number; the per-row
+/// terms (and predictions) evaluate them directly: both, and the gradient, must agree, on
+/// long histories too.
+#[test]
+fn bgbb_tabulated_likelihood_matches_direct_terms() {
+    let mut x = Vec::new();
+    let (mut tx, mut n, mut w) = (Vec::new(), Vec::new(), Vec::new());
+    for periods in [1usize, 6, 52, 300] {
+        for last in 0..=periods {
+            for freq in [0, 1, last / 2, last] {
+                if freq > last || (freq > 0 && last == 0) || (freq == 0 && last > 0) {
+                    continue;
+                }
+                x.push(freq as f64);
+                tx.push(last as f64);
+                n.push(periods as f64);
+                w.push(1.0 + (freq % 3) as f64);
+            }
+        }
+    }
+    let d = RfmData::new(x, tx, n, Some(w)).unwrap();
+    for p in [[1.2035, 0.7498, 0.6568, 2.7839], [0.3, 9.0, 2.5, 0.4]] {
+        let terms = bgbb::log_likelihood_terms(&p, &d).unwrap();
+        let direct: f64 = terms.iter().zip(&d.weight).map(|(v, w)| v * w).sum();
+        let tabulated = bgbb::log_likelihood(&p, &d).unwrap();
+        assert!(
+            (tabulated - direct).abs() <= 1e-10 * direct.abs(),
+            "{tabulated} vs {direct}"
+        );
+        let g = bgbb::gradient(&p, &d).unwrap();
+        for i in 0..4 {
+            let h = 1e-6 * p[i];
+            let (mut a, mut b) = (p, p);
+            a[i] += h;
+            b[i] -= h;
+            let fd = (bgbb::log_likelihood(&a, &d).unwrap()
+                - bgbb::log_likelihood(&b, &d).unwrap())
+                / (2.0 * h);
+            assert!(
+                (g[i] - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+                "{i}: {} vs {fd}",
+                g[i]
+            );
+        }
+    }
+}
+
 #[test]
 fn bgbb_donations() {
     let c = columns(DONATIONS, &["frequency", "recency", "periods", "weights"]);

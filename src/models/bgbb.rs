@@ -44,13 +44,11 @@ fn consts(p: &[f64]) -> [f64; 6] {
     ]
 }
 
-/// Row log-likelihood with gradient.
-fn row(p: &[f64], c: &[f64; 6], x: f64, tx: f64, n: f64) -> (f64, [f64; 4]) {
-    let (mut l, mut g) = term(p, c, x, n - x, 0.0, n);
-    let extra = (n - tx).max(0.0) as usize;
-    for i in 0..extra {
-        let i = i as f64;
-        let (v, gv) = term(p, c, x, tx - x + i, 1.0, tx + i);
+/// `ln Σ e^v` over a row's terms `(v, ∂v)`, with its gradient (each term's weighted by its
+/// share of the sum), accumulated as a running log-sum-exp.
+fn log_sum(first: (f64, [f64; 4]), rest: impl Iterator<Item = (f64, [f64; 4])>) -> (f64, [f64; 4]) {
+    let (mut l, mut g) = first;
+    for (v, gv) in rest {
         let nl = log_add_exp(l, v);
         let (wa, wb) = ((l - nl).exp(), (v - nl).exp());
         for k in 0..4 {
@@ -59,6 +57,19 @@ fn row(p: &[f64], c: &[f64; 6], x: f64, tx: f64, n: f64) -> (f64, [f64; 4]) {
         l = nl;
     }
     (l, g)
+}
+
+/// Row log-likelihood with gradient: alive through all `n` opportunities, or dropped out
+/// after opportunity `t_x + i` for each `i` < `n − t_x` (FHS 2010, eq. 5).
+fn row(p: &[f64], c: &[f64; 6], x: f64, tx: f64, n: f64) -> (f64, [f64; 4]) {
+    let extra = (n - tx).max(0.0) as usize;
+    log_sum(
+        term(p, c, x, n - x, 0.0, n),
+        (0..extra).map(|i| {
+            let i = i as f64;
+            term(p, c, x, tx - x + i, 1.0, tx + i)
+        }),
+    )
 }
 
 fn validate(d: &RfmData) -> Result<()> {
@@ -79,17 +90,98 @@ fn validate(d: &RfmData) -> Result<()> {
     Ok(())
 }
 
+/// Largest number of opportunities for which the fit tabulates its terms (beyond it, a row's
+/// sum would be too long to matter next to the tables anyway).
+const TABLE_LIMIT: f64 = (1u64 << 22) as f64;
+
+/// The lnΓ and ψ values every [`term`] of a fit's rows is made of, once per whole number
+/// `0..len` for the current parameters. The data of a fit are whole numbers (`validate`), and
+/// `ln B(α+x, β+m)` = lnΓ(α+x) + lnΓ(β+m) − lnΓ(α+β+x+m) (likewise for γ, δ), so a row's
+/// sum over its opportunities costs lookups and one `exp` per term instead of six digammas
+/// and two log-betas (Fader, Hardie & Shang 2010, eq. 5, evaluated once per distinct value).
+struct Tables {
+    lg_a: Vec<f64>,  // lnΓ(α+i)
+    lg_b: Vec<f64>,  // lnΓ(β+i)
+    lg_ab: Vec<f64>, // lnΓ(α+β+i)
+    lg_d: Vec<f64>,  // lnΓ(δ+i)
+    lg_gd: Vec<f64>, // lnΓ(γ+δ+i)
+    ps_a: Vec<f64>,
+    ps_b: Vec<f64>,
+    ps_ab: Vec<f64>,
+    ps_d: Vec<f64>,
+    ps_gd: Vec<f64>,
+    lg_g: [f64; 2], // lnΓ(γ), lnΓ(γ+1)
+    ps_g: [f64; 2],
+}
+
+impl Tables {
+    fn new(p: &[f64], len: usize) -> Self {
+        let (al, be, ga, de) = (p[0], p[1], p[2], p[3]);
+        let of = |f: fn(f64) -> f64, base: f64| -> Vec<f64> {
+            (0..len).map(|i| f(base + i as f64)).collect()
+        };
+        Tables {
+            lg_a: of(ln_gamma, al),
+            lg_b: of(ln_gamma, be),
+            lg_ab: of(ln_gamma, al + be),
+            lg_d: of(ln_gamma, de),
+            lg_gd: of(ln_gamma, ga + de),
+            ps_a: of(digamma, al),
+            ps_b: of(digamma, be),
+            ps_ab: of(digamma, al + be),
+            ps_d: of(digamma, de),
+            ps_gd: of(digamma, ga + de),
+            lg_g: [ln_gamma(ga), ln_gamma(ga + 1.0)],
+            ps_g: [digamma(ga), digamma(ga + 1.0)],
+        }
+    }
+
+    /// [`term`] for whole `x, m, k` and `e` ∈ {0, 1}.
+    #[inline]
+    fn term(&self, c: &[f64; 6], x: usize, m: usize, e: usize, k: usize) -> (f64, [f64; 4]) {
+        let [lbab, lbgd, pa_b, pg_d, pal, pbe] = *c;
+        let (j, ke) = (x + m, k + e);
+        let v = self.lg_a[x] + self.lg_b[m] - self.lg_ab[j] - lbab + self.lg_g[e] + self.lg_d[k]
+            - self.lg_gd[ke]
+            - lbgd;
+        let (pga, pde) = (self.ps_g[0], self.ps_d[0]);
+        (
+            v,
+            [
+                self.ps_a[x] - self.ps_ab[j] - pal + pa_b,
+                self.ps_b[m] - self.ps_ab[j] - pbe + pa_b,
+                self.ps_g[e] - self.ps_gd[ke] - pga + pg_d,
+                self.ps_d[k] - self.ps_gd[ke] - pde + pg_d,
+            ],
+        )
+    }
+
+    /// [`row`] for a whole-number row `x ≤ t_x ≤ n`.
+    fn row(&self, c: &[f64; 6], x: usize, tx: usize, n: usize) -> (f64, [f64; 4]) {
+        log_sum(
+            self.term(c, x, n - x, 0, n),
+            (tx..n).map(|k| self.term(c, x, k - x, 1, k)),
+        )
+    }
+}
+
 fn ll_grad_impl(p: &[f64], d: &RfmData, grad: &mut [f64]) -> f64 {
     if p.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
         return f64::NAN;
     }
     let c = consts(p);
+    let max_n = d.t.iter().fold(0.0f64, |m, &v| m.max(v));
+    let tables = (max_n <= TABLE_LIMIT).then(|| Tables::new(p, max_n as usize + 2));
     let (s, g) = chunked_sum::<4, _>(d.len(), |i, g| {
         let w = d.weight[i];
         if w == 0.0 {
             return 0.0;
         }
-        let (l, gr) = row(p, &c, d.x[i], d.t_x[i], d.t[i]);
+        let (x, tx, n) = (d.x[i], d.t_x[i], d.t[i]);
+        let (l, gr) = match &tables {
+            Some(t) => t.row(&c, x as usize, tx as usize, n as usize),
+            None => row(p, &c, x, tx, n),
+        };
         for k in 0..4 {
             g[k] += w * gr[k];
         }
