@@ -11,6 +11,7 @@ import pytest
 AREAS = {
     "summary": ["custval.summary"],
     "datasets": ["custval.datasets"],
+    "threads": ["custval.threads"],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
     "tracking": ["custval.models.tracking"],
