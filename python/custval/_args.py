@@ -31,8 +31,11 @@ def check_freq(freq: str) -> str:
 
 
 def check_scale(scale: int) -> int:
-    """``scale`` (decimal places of money) as an int ≥ 0."""
-    return check_whole(scale, "scale", minimum=0)
+    """``scale`` (decimal places of money) as an int from 0 to 38 (decimal128's digits)."""
+    places = check_whole(scale, "scale", minimum=0)
+    if places > 38:
+        raise ArgumentError(f"scale must be at most 38 (decimal128 has 38 digits), got {scale!r}")
+    return places
 
 
 def number(value: float, name: str) -> float:

@@ -147,16 +147,17 @@ def _check_columns(wanted: list[str], available: list[str]) -> None:
             )
 
 
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+# What pyarrow raises for a column it cannot type: mixed Python types, an int beyond 64 bits.
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
 def _mixed_types(name: str, values: Any, err: Exception) -> SchemaError:
-    """The error for a column Arrow cannot read as one type, with the Python types it mixes."""
+    """The error for a column Arrow cannot read as one type, with the Python types it holds."""
     census = pd.Series(np.asarray(values, dtype=object)).map(lambda v: type(v).__name__)
     kinds = ", ".join(f"{count} {kind}" for kind, count in census.value_counts().items())
     return SchemaError(
-        f"column {name!r}: its values mix types ({kinds}) and cannot be read as one column "
-        f"type ({err}); convert it first, e.g. with .astype(str) or pd.to_numeric"
+        f"column {name!r}: its values ({kinds}) cannot be read as one column type ({err}); "
+        "convert it first, e.g. with .astype(str) or pd.to_numeric"
     )
 
 
@@ -423,6 +424,8 @@ ROLES = ("customer", "time", "amount", "order", "cost")
 
 def _roles(**columns: str | None) -> dict[str, str]:
     for role, name in columns.items():
+        if name is None and role in ("customer", "time"):
+            raise ArgumentError(f"{role}= must name a column (a string), not None")
         if name is not None and not isinstance(name, str):
             raise ArgumentError(f"{role}= names a column: a string, not {type(name).__name__}")
     return {role: name for role, name in columns.items() if name is not None}
