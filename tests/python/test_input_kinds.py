@@ -135,3 +135,40 @@ def test_arbitrary_options_give_an_answer_or_a_custval_error(option, value):
         custval.rfm_summary(log, **{option: value})
     except custval.CustvalError as err:
         assert str(err)
+
+
+FUNCTIONS = {
+    "summary": lambda d: custval.rfm_summary(d, amount="amount", dropna=True),
+    "holdout": lambda d: custval.calibration_holdout(
+        d, calibration_end="2024-06-30", amount="amount", dropna=True
+    ),
+    "kpis": lambda d: pd.Series(custval.kpis(d, amount="amount", dropna=True).__dict__),
+    "retention": lambda d: custval.retention(d, amount="amount", dropna=True),
+    "cohorts": lambda d: custval.cohorts(d, dropna=True),
+    "segments": lambda d: custval.rfm_segments(d, amount="amount", dropna=True),
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("kind", ["pandas", "parquet"])
+def test_online_retail_style_float_ids_work_everywhere(function, kind, tmp_path):
+    # UCI Online Retail's CustomerID: integer ids stored as float64 because some are missing.
+    log = custval.datasets.simulate_transactions(200, seed=2)
+    # Milliseconds, the unit a Parquet round trip keeps (it has no seconds).
+    ints = log.drop(columns="order_id").astype({"timestamp": "datetime64[ms]"})
+    floats = ints.assign(customer_id=ints["customer_id"].astype("float64"))
+    floats.loc[::17, "customer_id"] = np.nan
+    data = floats
+    if kind == "parquet":
+        data = tmp_path / "retail.parquet"
+        pq.write_table(pa.Table.from_pandas(floats, preserve_index=False), data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the dropped-rows warning
+        got = FUNCTIONS[function](data)
+    expected = FUNCTIONS[function](ints.drop(index=floats.index[::17]))
+    if isinstance(got, pd.DataFrame) and function in ("summary", "holdout", "segments"):
+        assert got.index.dtype == np.int64
+    if isinstance(got, pd.Series):
+        pd.testing.assert_series_equal(got, expected)
+    else:
+        pd.testing.assert_frame_equal(got, expected)

@@ -17,7 +17,8 @@ import pytest
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGINT to a subprocess")
 
 # The child builds a log big enough that each call takes seconds (10M rows out of order: about
-# 4 s for retention on 2 busy cores), says "ready", starts the call and reports what happened.
+# 4 s for retention on 2 busy cores; a Pareto/NBD fit on 1M customers: about 8 s), says
+# "ready", starts the call and reports what happened.
 CHILD = textwrap.dedent(
     """
     import json, os, sys, time
@@ -59,6 +60,11 @@ CHILD = textwrap.dedent(
         "rfm_summary": lambda: custval.rfm_summary(log, amount="amount"),
         "cohorts": lambda: custval.cohorts(log, freq="D"),
     }
+    if sys.argv[1] == "pareto_nbd_fit":
+        # 1M customers with continuous recency: about 8 s of likelihood evaluations.
+        from custval.datasets import simulate_bgnbd
+        history = simulate_bgnbd(1_000_000, T=52, seed=1)
+        calls["pareto_nbd_fit"] = lambda: custval.ParetoNBD().fit(history)
     call = calls[sys.argv[1]]
     print("ready", flush=True)
     started = time.time()
@@ -95,7 +101,7 @@ def _interrupt(call: str, rows: int, after: float) -> tuple[dict, float]:
     return report, sent
 
 
-@pytest.mark.parametrize("call", ["retention", "rfm_summary", "cohorts"])
+@pytest.mark.parametrize("call", ["retention", "rfm_summary", "cohorts", "pareto_nbd_fit"])
 def test_ctrl_c_stops_a_long_native_call_within_a_second(call):
     report, sent = _interrupt(call, rows=10_000_000, after=1.0)
     assert report["outcome"] == "interrupted", report
