@@ -4,7 +4,9 @@ Run: python benches/bench_summary.py [--rows 1000000 10000000] [--skip-lifetimes
 
 Every tool computes the same daily summary (frequency, recency, T, monetary_value) from a log
 already in memory, and custval and duckdb also from the same log in a Parquet file (custval
-streams its record batches); the script checks they agree, then prints seconds, ratios to
+streams its record batches), then custval and duckdb on a log shaped like a real export
+(Parquet-read chunks, nanosecond times, global time order, gamma purchase rates); the script
+checks they agree, then prints seconds, ratios to
 custval and the peak memory each call added beyond the input (Linux VmHWM, reset before each
 call).
 """
@@ -49,6 +51,27 @@ def make_log(rows: int, customers: int, seed: int = 0) -> pa.Table:
             "amount": np.round(rng.gamma(2.0, 20.0, size=rows), 2),
         }
     )
+
+
+def make_export_log(rows: int, customers: int, scratch: str, seed: int = 1) -> pa.Table:
+    """A log shaped like a real export, as a Parquet read leaves it: ``customers`` ids with
+    gamma-distributed purchase rates, nanosecond timestamps with sub-second parts, rows in
+    global time order, written to Parquet in ~80 row groups and read back (one chunk each)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(2**40, size=customers, replace=False).astype(np.int64)
+    rates = rng.gamma(0.5, 1.0, size=customers)
+    owner = rng.choice(customers, size=rows, p=rates / rates.sum())
+    nanos = np.sort(rng.integers(0, 730 * 86_400 * 10**9, size=rows))
+    table = pa.table(
+        {
+            "customer_id": ids[owner],
+            "timestamp": np.datetime64("2023-01-01", "ns") + nanos.astype("timedelta64[ns]"),
+            "amount": np.round(rng.gamma(2.0, 20.0, size=rows), 2),
+        }
+    )
+    path = os.path.join(scratch, f"export_{rows}.parquet")
+    pq.write_table(table, path, row_group_size=max(1, rows // 80))
+    return pq.read_table(path)
 
 
 def run_custval(table: pa.Table) -> pd.DataFrame:
@@ -211,6 +234,24 @@ def bench(rows: int, customers: int, skip_lifetimes: bool, repeat: int, scratch:
         print(f"{name:<22}{seconds:>9.3f}{seconds / base:>11.1f}{peak / 2**20:>10.0f}  {agrees}")
 
 
+def bench_export(rows: int, customers: int, repeat: int, scratch: str) -> None:
+    """custval against duckdb on the export-shaped log (see :func:`make_export_log`)."""
+    table = make_export_log(rows, customers, scratch)
+    print(
+        f"\nexport-shaped: {rows:,} rows in {table.column(0).num_chunks} chunks, "
+        f"{customers:,} customers, ns times, global time order"
+    )
+    ours, ours_result, ours_peak = timed(run_custval, table, repeat)
+    theirs, theirs_result, theirs_peak = timed(run_duckdb, table, repeat)
+    agrees = np.allclose(
+        as_frame(ours_result).to_numpy(), as_frame(theirs_result).to_numpy(), atol=1e-6
+    )
+    print(
+        f"custval {ours:.3f} s ({ours_peak / 2**20:.0f} MiB peak), duckdb {theirs:.3f} s "
+        f"({theirs_peak / 2**20:.0f} MiB): duckdb / custval = {theirs / ours:.1f}x; agrees {agrees}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -220,6 +261,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for rows in args.rows:
             bench(rows, rows // 10, args.skip_lifetimes, args.repeat, scratch)
+            bench_export(rows, rows // 10, args.repeat, scratch)
 
 
 if __name__ == "__main__":

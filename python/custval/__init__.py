@@ -8,8 +8,9 @@ dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
 import warnings
 
 from custval import datasets, models, plotting
-from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
+from custval._native import __version__, is_release_build
 from custval.exceptions import (
+    ArgumentError,
     ColumnNotFoundError,
     ConvergenceError,
     CustvalError,
@@ -48,6 +49,7 @@ from custval.models import (
     expected_cumulative_transactions,
 )
 from custval.summary import Kpis, calibration_holdout, kpis, rfm_summary
+from custval.threads import get_num_threads, set_num_threads
 
 if not is_release_build():
     warnings.warn(
@@ -58,6 +60,7 @@ if not is_release_build():
     )
 
 __all__ = [
+    "ArgumentError",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "ClvToCac",

@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from custval.exceptions import ArgumentError
+
 OUTPUTS = ("auto", "pandas", "polars", "arrow")
 METADATA_KEY = "custval"
 
@@ -47,7 +49,7 @@ def to_pandas(data: Any, *, what: str) -> tuple[pd.DataFrame, str]:
         return pd.DataFrame(data), kind
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data).to_pandas(), kind
-    raise TypeError(f"unsupported input {type(data).__name__}: expected {what}")
+    raise ArgumentError(f"unsupported input {type(data).__name__}: expected {what}")
 
 
 def _remember(frame: Any, metadata: dict[str, Any]) -> None:
@@ -59,7 +61,9 @@ def _remember(frame: Any, metadata: dict[str, Any]) -> None:
 def resolve(output: str, kind: str) -> str:
     """The output type for ``output`` ("auto" mirrors an input of ``kind``)."""
     if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {', '.join(map(repr, OUTPUTS))}, not {output!r}")
+        raise ArgumentError(
+            f"output must be one of {', '.join(map(repr, OUTPUTS))}, not {output!r}"
+        )
     if output != "auto":
         return output
     return {"polars": "polars", "arrow": "arrow"}.get(kind, "pandas")

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from custval._frames import kind_of
-from custval.exceptions import ColumnNotFoundError, DataError, SchemaError
+from custval.exceptions import ArgumentError, ColumnNotFoundError, DataError, SchemaError
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
@@ -140,13 +140,55 @@ def _check_columns(wanted: list[str], available: list[str]) -> None:
     for name in wanted:
         if name not in available:
             raise ColumnNotFoundError(_close_matches(name, available))
+        if (copies := available.count(name)) > 1:
+            raise SchemaError(
+                f"column {name!r} appears {copies} times in the input: rename or drop the "
+                "duplicates so that it names one column"
+            )
+
+
+# What pyarrow raises for a column it cannot type: mixed Python types, an int beyond 64 bits.
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def _mixed_types(name: str, values: Any, err: Exception) -> SchemaError:
+    """The error for a column Arrow cannot read as one type, with the Python types it holds."""
+    census = pd.Series(np.asarray(values, dtype=object)).map(lambda v: type(v).__name__)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in census.value_counts().items())
+    return SchemaError(
+        f"column {name!r}: its values ({kinds}) cannot be read as one column type ({err}); "
+        "convert it first, e.g. with .astype(str) or pd.to_numeric"
+    )
+
+
+def _arrow_table(data: Any, names: list[str], convert) -> pa.Table:
+    """``convert(data, names)`` (columns of a frame or dict as an Arrow table); a column Arrow
+    cannot type is a SchemaError naming it, found by converting the columns one at a time only
+    when the whole fails."""
+    try:
+        return convert(data, names)
+    except _ARROW_ERRORS as err:
+        for name in names:
+            try:
+                convert(data, [name])
+            except _ARROW_ERRORS as column_err:
+                raise _mixed_types(name, data[name], column_err) from err
+        raise SchemaError(f"the input cannot be read as Arrow columns: {err}") from err
+
+
+def _from_pandas(frame: pd.DataFrame, names: list[str]) -> pa.Table:
+    return pa.Table.from_pandas(frame[names], preserve_index=False)
+
+
+def _from_arrays(columns: dict[str, Any], names: list[str]) -> pa.Table:
+    return pa.table({name: columns[name] for name in names})
 
 
 def _paths(path: str | os.PathLike[str]) -> list[str]:
     text = os.fspath(path)
     paths = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
     if not paths or not all(os.path.exists(p) for p in paths):
-        raise FileNotFoundError(f"no file matches {text!r}")
+        raise ArgumentError(f"no file matches {text!r}")
     return paths
 
 
@@ -183,10 +225,10 @@ def read_table(data: Any, wanted: list[str]) -> Source:
         if missing_index:
             frame = frame.reset_index(level=missing_index)
         _check_columns(wanted, [str(c) for c in frame.columns])
-        return Source(pa.Table.from_pandas(frame[wanted], preserve_index=False), kind)
+        return Source(_arrow_table(frame, wanted, _from_pandas), kind)
     if isinstance(data, dict):
-        _check_columns(wanted, list(data))
-        return Source(pa.table({name: data[name] for name in wanted}), kind)
+        _check_columns(wanted, [str(c) for c in data])
+        return Source(_arrow_table(data, wanted, _from_arrays), kind)
     if isinstance(data, pa.RecordBatchReader):
         table = data.read_all()
     elif isinstance(data, pa.RecordBatch):
@@ -202,7 +244,7 @@ def read_table(data: Any, wanted: list[str]) -> Source:
         table = data.arrow()
         table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     else:
-        raise TypeError(
+        raise ArgumentError(
             f"unsupported input {type(data).__name__}: pass a pandas/polars DataFrame, a pyarrow "
             "Table, RecordBatch or RecordBatchReader, a duckdb relation, a dict of NumPy arrays "
             "or a path to Parquet/CSV files"
@@ -217,6 +259,44 @@ def _as_array(column: pa.ChunkedArray) -> pa.Array:
 
 def _unparseable(name: str, what: str, bad: int) -> DataError:
     return DataError(f"column {name!r}: {bad} rows are not parseable as {what}")
+
+
+def _nan_ids_as_nulls(table: pa.Table, name: str) -> pa.Table:
+    """NaN float customer ids become nulls: a missing id, whether the float came from pandas
+    (where NaN already arrives as null) or from NumPy or Parquet (where it does not)."""
+    column = table.column(name)
+    if not pa.types.is_floating(column.type):
+        return table
+    nan = pc.is_nan(column)
+    if not pc.any(nan).as_py():
+        return table
+    index = table.schema.get_field_index(name)
+    return table.set_column(index, name, pc.if_else(nan, pa.scalar(None, column.type), column))
+
+
+def id_type(kind: pa.DataType) -> pa.DataType:
+    """The type customer ids of a column of type ``kind`` have in results: float ids (integers
+    stored as floats, as pandas does once an id is missing) come back as int64."""
+    return pa.int64() if pa.types.is_floating(kind) else kind
+
+
+def whole_number_ids(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """Float customer ids as int64; every (non-null) value must be a whole number that int64
+    holds, or the column is a SchemaError with the count. Other types pass unchanged."""
+    if not pa.types.is_floating(column.type):
+        return column
+    column = column.cast(pa.float64())
+    whole = pc.and_(pc.is_finite(column), pc.equal(pc.floor(column), column))
+    in_range = pc.and_(pc.greater_equal(column, -(2.0**63)), pc.less(column, 2.0**63))
+    valid = pc.and_(whole, in_range)
+    bad = len(column) - column.null_count - (pc.sum(valid).as_py() or 0)
+    if bad:
+        example = column.filter(pc.invert(valid))[0].as_py()
+        raise SchemaError(
+            f"column {name!r}: {bad} customer ids are not whole numbers (e.g. {example!r}); "
+            "float ids must hold integer values"
+        )
+    return column.cast(pa.int64())
 
 
 def customer_ids(column: pa.ChunkedArray, name: str) -> pa.Array:
@@ -343,6 +423,11 @@ ROLES = ("customer", "time", "amount", "order", "cost")
 
 
 def _roles(**columns: str | None) -> dict[str, str]:
+    for role, name in columns.items():
+        if name is None and role in ("customer", "time"):
+            raise ArgumentError(f"{role}= must name a column (a string), not None")
+        if name is not None and not isinstance(name, str):
+            raise ArgumentError(f"{role}= names a column: a string, not {type(name).__name__}")
     return {role: name for role, name in columns.items() if name is not None}
 
 
@@ -353,7 +438,7 @@ def _wanted(names: dict[str, str]) -> list[str]:
 
 def _converted(source: Source, names: dict[str, str]) -> Transactions:
     table = source.table
-    customer_original = table.column(names["customer"])
+    customer_original = whole_number_ids(table.column(names["customer"]), names["customer"])
     time_local, time_original = times(table.column(names["time"]), names["time"])
 
     def optional(role: str, convert) -> pa.Array | None:
@@ -386,6 +471,7 @@ def transactions(
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
     wanted = _wanted(names)
     source = read_table(data, wanted)
+    source.table = _nan_ids_as_nulls(source.table, customer)
     source = _drop_nulls(source, wanted, dropna)
     return _converted(source, names)
 
@@ -432,7 +518,7 @@ class FileLog:
 
     @property
     def customer_type(self) -> pa.DataType:
-        return self.dataset.schema.field(self.names["customer"]).type
+        return id_type(self.dataset.schema.field(self.names["customer"]).type)
 
     @property
     def time_type(self) -> pa.DataType:
@@ -472,7 +558,7 @@ class FileLog:
         given = 0
         for batch in record_batches:
             given += 1
-            table = pa.Table.from_batches([batch])
+            table = _nan_ids_as_nulls(pa.Table.from_batches([batch]), self.names["customer"])
             found = _null_counts(table, wanted)
             if any(found.values()):
                 nulls = {name: nulls[name] + found[name] for name in wanted}

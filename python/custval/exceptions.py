@@ -1,6 +1,7 @@
 """custval's exceptions: every error is a :class:`CustvalError`, itself a ``ValueError``."""
 
 from custval._native import (
+    ArgumentError,
     ColumnNotFoundError,
     ConvergenceError,
     CustvalError,
@@ -9,6 +10,7 @@ from custval._native import (
 )
 
 __all__ = [
+    "ArgumentError",
     "ColumnNotFoundError",
     "ConvergenceError",
     "CustvalError",

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from custval import _args, _display, _frames, _input, _native
 from custval._input import Log
+from custval.exceptions import ArgumentError
 
 
 def _iso(value: int | None, unit: str) -> str | None:
@@ -47,6 +48,7 @@ def _summarise(
     times, ``observation_end`` among them) converted to the log's time unit and zone."""
     decimal = _args.check_money(money)
     multiplier = _args.check_multiplier(freq_multiplier)
+    freq, scale = _args.check_freq(freq), _args.check_scale(scale)
     log = _input.log(data, **roles)
     times = {
         name: _input.time_value(value, log.time_unit, log.timezone, name=name)
@@ -381,7 +383,7 @@ def kpis(
     """
     decimal = _args.check_money(money)
     if margin is not None and cost is not None:
-        raise ValueError("pass either margin= (a rate) or cost= (a column), not both")
+        raise ArgumentError("pass either margin= (a rate) or cost= (a column), not both")
     roles = dict(customer=customer, time=time, amount=amount, order=order, cost=cost, dropna=dropna)
     log = _input.log(data, **roles)
     unit, tz = log.time_unit, log.timezone
@@ -406,7 +408,7 @@ def kpis(
         gross = exact_revenue - _exact(totals.cost, totals.scale)
     elif margin is not None:
         with localcontext(prec=80):
-            gross = exact_revenue * Decimal(repr(float(margin)))
+            gross = exact_revenue * Decimal(repr(_args.number(margin, "margin")))
     return Kpis(
         customers=totals.customers,
         orders=totals.orders,

@@ -1,6 +1,6 @@
 //! The Python exception tree and the one conversion from core errors.
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::PyErr;
 
 use crate::core::error::CoreError;
@@ -31,6 +31,12 @@ create_exception!(
 );
 create_exception!(
     custval,
+    ArgumentError,
+    CustvalError,
+    "An argument is invalid: an option's value, or data of a kind custval does not read."
+);
+create_exception!(
+    custval,
     ConvergenceError,
     CustvalError,
     "A model fit did not converge."
@@ -42,7 +48,7 @@ impl From<CoreError> for PyErr {
         match err {
             CoreError::Schema { .. } => SchemaError::new_err(message),
             CoreError::Data { .. } => DataError::new_err(message),
-            CoreError::Argument { .. } => CustvalError::new_err(message),
+            CoreError::Argument { .. } => ArgumentError::new_err(message),
             CoreError::Convergence(_) => ConvergenceError::new_err(message),
         }
     }
@@ -51,4 +57,9 @@ impl From<CoreError> for PyErr {
 /// A failure of custval itself (thread pool, a caught panic), not of the caller's input.
 pub fn internal_error(message: impl Into<String>) -> PyErr {
     CustvalError::new_err(message.into())
+}
+
+/// A call stopped by Ctrl-C given while another custval call was running.
+pub fn interrupted() -> PyErr {
+    PyKeyboardInterrupt::new_err("custval call interrupted")
 }

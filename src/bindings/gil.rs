@@ -1,15 +1,22 @@
-//! The one way to run core work: detached from the interpreter, inside custval's pool,
-//! with panics turned into Python exceptions.
+//! The one way to run core work: detached from the interpreter, inside custval's pool, with
+//! panics turned into Python exceptions and Ctrl-C turned into `KeyboardInterrupt`.
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use super::errors::internal_error;
+use super::errors::{internal_error, interrupted};
 use crate::core::error::{CoreError, Result as CoreResult};
+use crate::core::interrupt::{self, Gate, Interrupted};
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+
+/// How often a waiting caller looks for signals: well under the one second a user waits.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 fn default_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
@@ -59,25 +66,75 @@ pub fn num_threads() -> PyResult<usize> {
     Ok(pool()?.current_num_threads())
 }
 
+type Outcome<T> = std::thread::Result<CoreResult<T>>;
+
 /// Runs `work` without the GIL on custval's pool.
+///
+/// The work runs on a helper thread while the caller waits for it, waking every
+/// [`SIGNAL_POLL`] to let Python run its signal handlers: only the waiting thread can receive
+/// Ctrl-C, and Python raises `KeyboardInterrupt` only when a thread holding the GIL asks.
+/// On an interrupt every running kernel is asked to stop at its next checkpoint, the caller
+/// waits for that (so no custval thread keeps working), and the `KeyboardInterrupt` is
+/// returned.
 pub fn run<T, F>(py: Python<'_>, work: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> CoreResult<T> + Send,
 {
     let pool = pool()?;
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(work))));
-    match outcome {
-        Ok(result) => result.map_err(PyErr::from),
-        Err(panic) => {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(internal_error(format!(
-                "internal error in custval's native core (please report): {reason}"
-            )))
+    let (outcome, signal) = py.detach(|| {
+        let _gate = Gate::enter();
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::channel::<Outcome<T>>();
+            scope.spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| pool.install(work)));
+                // The receiver outlives the scope's threads, so this send cannot fail.
+                let _ = done.send(outcome);
+            });
+            wait(&finished)
+        })
+    });
+    match (outcome, signal) {
+        (_, Some(signal)) => Err(signal),
+        (Ok(result), None) => result.map_err(PyErr::from),
+        (Err(panic), None) => Err(panic_error(panic)),
+    }
+}
+
+/// The outcome of the work, and the signal's exception when one interrupted it.
+fn wait<T>(finished: &mpsc::Receiver<Outcome<T>>) -> (Outcome<T>, Option<PyErr>) {
+    loop {
+        match finished.recv_timeout(SIGNAL_POLL) {
+            Ok(outcome) => return (outcome, None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(signal) = Python::attach(|py| py.check_signals()) {
+                    interrupt::request();
+                    return (receive(finished), Some(signal));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return (Err(Box::new(NO_ANSWER)), None),
         }
     }
+}
+
+fn receive<T>(finished: &mpsc::Receiver<Outcome<T>>) -> Outcome<T> {
+    finished.recv().unwrap_or_else(|_| Err(Box::new(NO_ANSWER)))
+}
+
+/// Reported as an internal error if the worker thread ever ends without sending its outcome.
+const NO_ANSWER: &str = "custval's worker thread ended without an answer";
+
+fn panic_error(panic: Box<dyn Any + Send>) -> PyErr {
+    if panic.downcast_ref::<Interrupted>().is_some() {
+        // Another call's Ctrl-C stopped this one too.
+        return interrupted();
+    }
+    let reason = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    internal_error(format!(
+        "internal error in custval's native core (please report): {reason}"
+    ))
 }

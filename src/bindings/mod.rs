@@ -40,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ColumnNotFoundError",
         py.get_type::<errors::ColumnNotFoundError>(),
     )?;
+    m.add("ArgumentError", py.get_type::<errors::ArgumentError>())?;
     m.add("SchemaError", py.get_type::<errors::SchemaError>())?;
     m.add("DataError", py.get_type::<errors::DataError>())?;
     m.add(

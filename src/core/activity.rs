@@ -12,6 +12,7 @@ use hashbrown::HashSet;
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 use crate::core::log::{Columns, Options, Tx};
 use crate::core::partition::mem::{prefetch, LOOKAHEAD};
 use crate::core::partition::table::{IdArena, KeyTable};
@@ -121,7 +122,10 @@ pub fn finish(stream: Stream<ActivityBuilder>, options: &Options) -> Result<Acti
     let built: Vec<(ActivityPart, u64)> = fed
         .parts
         .into_par_iter()
-        .map(ActivityBuilder::into_part)
+        .map(|part| {
+            checkpoint();
+            part.into_part()
+        })
         .collect();
     let overflows = overflows + built.iter().map(|b| b.1).sum::<u64>();
     if overflows > 0 {

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::core::activity::Activity;
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 
 /// Most periods a cohort matrix may span (the matrix is periods × periods).
 pub const MAX_PERIODS: i64 = 2_000;
@@ -67,6 +68,7 @@ pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {
         .par_iter()
         .with_min_len(min_len)
         .fold(empty, |(mut sizes, mut cells), part| {
+            checkpoint();
             for p in part.iter() {
                 let Some(&first) = p.periods.first() else {
                     continue;

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod cohorts;
 pub mod customers;
 pub mod error;
+pub mod interrupt;
 pub mod kpis;
 pub mod log;
 pub mod money;

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::core::activity::{Activity, Purchases};
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 use crate::core::money::ratio;
 
 /// Most periods one retention table may span.
@@ -249,6 +250,7 @@ pub fn retention(activity: &Activity, window: u32) -> Result<Retention> {
         .fold(
             || Acc::new(n),
             |mut acc, part| {
+                checkpoint();
                 for purchases in part.iter() {
                     acc.add_customer(purchases, lo, hi, window);
                 }

@@ -2,6 +2,7 @@
 
 use super::{FitOptions, FitResult};
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 use std::collections::VecDeque;
 
 /// Outcome of one L-BFGS run.
@@ -40,6 +41,8 @@ where
 {
     let n = x0.len();
     let eval = |x: &[f64]| -> Point {
+        // Each evaluation is a pass over the (compressed) data: the unit of work to interrupt.
+        checkpoint();
         let mut g = vec![0.0; n];
         let mut v = f(x, &mut g);
         if !v.is_finite() || g.iter().any(|z| !z.is_finite()) {

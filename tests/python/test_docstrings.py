@@ -12,6 +12,7 @@ import pytest
 AREAS = {
     "summary": ["custval.summary"],
     "datasets": ["custval.datasets.simulate"],
+    "threads": ["custval.threads"],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
     "tracking": ["custval.models.tracking"],

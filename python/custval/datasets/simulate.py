@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from custval._frames import METADATA_KEY
+from custval.exceptions import ArgumentError
 
 #: True parameters of :func:`simulate_transactions` (BG/NBD rates per day, Gamma-Gamma spend).
 DEFAULT_PARAMS: dict[str, float] = {
@@ -57,13 +58,13 @@ def simulate_transactions(
     True
     """
     if n_customers < 0:
-        raise ValueError(f"n_customers must be ≥ 0, got {n_customers}")
+        raise ArgumentError(f"n_customers must be ≥ 0, got {n_customers}")
     true = {**DEFAULT_PARAMS, **(params or {})}
     rng = np.random.default_rng(seed)
     first_second = pd.Timestamp(start).value // 10**9
     last_second = pd.Timestamp(end).value // 10**9 + _SECONDS_PER_DAY - 1
     if last_second <= first_second:
-        raise ValueError("end must be after start")
+        raise ArgumentError("end must be after start")
     n = int(n_customers)
 
     birth = rng.integers(first_second, last_second + 1, size=n)
@@ -112,7 +113,7 @@ def simulate_transactions(
 
         return pl.from_arrow(table)
     if output != "pandas":
-        raise ValueError(f"output must be 'pandas', 'polars' or 'arrow', not {output!r}")
+        raise ArgumentError(f"output must be 'pandas', 'polars' or 'arrow', not {output!r}")
     return table.to_pandas()
 
 
@@ -144,7 +145,7 @@ def _ages(rng: np.random.Generator, n: int, T: Any) -> np.ndarray:
         return rng.uniform(27.0, 39.0, size=n)  # CDNOW-like: 12 weeks of acquisition
     ages = np.broadcast_to(np.asarray(T, dtype=np.float64), (n,)).copy()
     if (ages <= 0).any() or not np.isfinite(ages).all():
-        raise ValueError("T must be finite and > 0")
+        raise ArgumentError("T must be finite and > 0")
     return ages
 
 
@@ -284,7 +285,7 @@ def simulate_bgbb(
     rng = np.random.default_rng(seed)
     n, m = int(n_customers), int(n_opportunities)
     if m < 1:
-        raise ValueError("n_opportunities must be ≥ 1")
+        raise ArgumentError("n_opportunities must be ≥ 1")
     buy = rng.beta(p["alpha"], p["beta"], size=n)
     drop = rng.beta(p["gamma"], p["delta"], size=n)
     alive = np.minimum(rng.geometric(drop) - 1, m)  # opportunities while alive

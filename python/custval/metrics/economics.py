@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from custval import _display, _frames, _input
+from custval import _args, _display, _frames, _input
+from custval.exceptions import ArgumentError
 from custval.metrics.growth import _cohorts, _retention
 
 
@@ -40,25 +41,28 @@ def simple_clv(
     1500.0
     """
     if (churn_rate is None) == (lifespan is None):
-        raise ValueError("pass exactly one of churn_rate= and lifespan=")
-    if discount_rate < 0:
-        raise ValueError(f"discount_rate must be ≥ 0, got {discount_rate}")
-    m = float(aov) * float(purchase_frequency) * float(margin)
-    d = float(discount_rate)
+        raise ArgumentError("pass exactly one of churn_rate= and lifespan=")
+    if _args.number(discount_rate, "discount_rate") < 0:
+        raise ArgumentError(f"discount_rate must be ≥ 0, got {discount_rate}")
+    m = _args.number(aov, "aov") * _args.number(purchase_frequency, "purchase_frequency")
+    m *= _args.number(margin, "margin")
+    d = _args.number(discount_rate, "discount_rate")
     if churn_rate is not None:
         if not 0 < churn_rate <= 1:
-            raise ValueError(f"churn_rate must be in (0, 1], got {churn_rate}")
+            raise ArgumentError(f"churn_rate must be in (0, 1], got {churn_rate}")
         return m * (1 + d) / (d + churn_rate)
     if lifespan is None or lifespan < 0:
-        raise ValueError(f"lifespan must be ≥ 0, got {lifespan}")
+        raise ArgumentError(f"lifespan must be ≥ 0, got {lifespan}")
     if d == 0:
         return m * float(lifespan)
     return m * (1 - (1 + d) ** -lifespan) / (1 - 1 / (1 + d))
 
 
-def _per(numerator: float, denominator: float, what: str) -> float:
+def _per(numerator: float, denominator: float, what: str, of: str) -> float:
+    """``numerator`` (the argument ``of``) / ``denominator`` (the argument ``what``)."""
+    numerator, denominator = _args.number(numerator, of), _args.number(denominator, what)
     if denominator <= 0:
-        raise ValueError(f"{what} must be positive, got {denominator}")
+        raise ArgumentError(f"{what} must be positive, got {denominator}")
     return float(numerator) / float(denominator)
 
 
@@ -71,7 +75,7 @@ def cac(spend: float, new_customers: float) -> float:
     >>> cac(5_000, 250)
     20.0
     """
-    return _per(spend, new_customers, "new_customers")
+    return _per(spend, new_customers, "new_customers", "spend")
 
 
 def retention_cost(spend: float, retained_customers: float) -> float:
@@ -83,7 +87,7 @@ def retention_cost(spend: float, retained_customers: float) -> float:
     >>> retention_cost(100_000, 1_000)
     100.0
     """
-    return _per(spend, retained_customers, "retained_customers")
+    return _per(spend, retained_customers, "retained_customers", "spend")
 
 
 class ClvToCac(NamedTuple):
@@ -107,7 +111,7 @@ def clv_to_cac(clv: float, cac: float) -> ClvToCac:
     >>> clv_to_cac(100, 20)
     ClvToCac(ratio=5.0, difference=80.0)
     """
-    return ClvToCac(_per(clv, cac, "cac"), float(clv) - float(cac))
+    return ClvToCac(_per(clv, cac, "cac", "clv"), float(clv) - float(cac))
 
 
 def unit_economics(
@@ -159,7 +163,7 @@ def unit_economics(
     [2.0, 1.0]
     """
     if amount is None:
-        raise ValueError("unit_economics needs amount=")
+        raise ArgumentError("unit_economics needs amount=")
     # The log is read once; the four aggregations below run on it.
     log = _input.transactions(
         data, customer=customer, time=time, amount=amount, order=order, dropna=dropna
@@ -192,7 +196,7 @@ def unit_economics(
         starts = [pd.Timestamp(t).tz_localize(None) for t in revenue.index]
         unknown = set(by_start) - set(starts)
         if unknown:
-            raise ValueError(
+            raise ArgumentError(
                 f"acquisition_spend has periods with no new customers: {sorted(unknown)}"
             )
         spend = np.array([by_start.get(t, np.nan) for t in starts])

@@ -6,7 +6,7 @@ from typing import Any
 
 from custval import _args, _frames, _input, _native
 from custval._input import Log
-from custval.exceptions import CustvalError
+from custval.exceptions import ArgumentError, CustvalError
 
 
 def _log(data: Any, customer: str, time: str, amount: str | None, order: str | None, dropna):
@@ -93,6 +93,7 @@ def retention(
     ([0.0, 0.0, 7.0, 5.0], [True, False, False, True])
     """
     decimal = _args.check_money(money)
+    freq, scale = _args.check_freq(freq), _args.check_scale(scale)
     window = _args.check_window(active_window)
     log = _log(data, customer, time, amount, order, dropna)
     return _retention(
@@ -168,8 +169,9 @@ def cohorts(
     2024-02-01            1  40.0   0.0    NaN
     """
     decimal = _args.check_money(money)
+    freq, scale = _args.check_freq(freq), _args.check_scale(scale)
     if value not in COHORT_VALUES:
-        raise ValueError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
+        raise ArgumentError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
     if value in ("revenue", "cumulative_revenue_per_customer") and amount is None:
         raise CustvalError(f"value={value!r} needs an amount column (amount=...)")
     log = _log(data, customer, time, amount, order, dropna)

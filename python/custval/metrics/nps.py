@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from custval import _display, _frames
-from custval.exceptions import ColumnNotFoundError, DataError
+from custval.exceptions import ArgumentError, ColumnNotFoundError, DataError
 
 _Z95 = 1.959963984540054
 
@@ -112,14 +112,14 @@ def nps(
     low, high = scale
     if cutoffs is None:
         if (low, high) not in _DEFAULT_CUTOFFS:
-            raise ValueError(f"scale {scale} has no default cut points; pass cutoffs=")
+            raise ArgumentError(f"scale {scale} has no default cut points; pass cutoffs=")
         cutoffs = _DEFAULT_CUTOFFS[(low, high)]
     detractor_max, passive_max = cutoffs
     kind = "other"
     name = score or "score"
     if by is not None or score is not None:
         if score is None:
-            raise ValueError("score= must name the score column when data is a frame")
+            raise ArgumentError("score= must name the score column when data is a frame")
         frame, kind = _frames.to_pandas(data, what="a frame or a dict of columns for nps")
         keys = [by] if isinstance(by, str) else list(by or [])
         missing = [c for c in [score, *keys] if c not in frame.columns]
@@ -128,6 +128,10 @@ def nps(
         values = pd.to_numeric(frame[score], errors="coerce").to_numpy(dtype=np.float64)
         groups = frame[keys] if keys else None
     else:
+        if isinstance(data, str | bytes) or not hasattr(data, "__iter__"):
+            raise ArgumentError(
+                f"nps reads a sequence of scores, or a frame with score=, not {type(data).__name__}"
+            )
         values = pd.to_numeric(pd.Series(list(data), dtype=object), errors="coerce")
         values = values.to_numpy(dtype=np.float64)
         groups = None

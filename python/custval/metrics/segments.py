@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custval import _display, _frames
+from custval.exceptions import ArgumentError
 from custval.summary import rfm_summary
 
 #: Default (R, F) segments, first match wins; covers the whole 5 × 5 grid (DESIGN.md §4).
@@ -64,7 +65,7 @@ def _segment_names(rules: SegmentRules, r: np.ndarray, f: np.ndarray, m: np.ndar
     if callable(rules):
         names = np.asarray(rules(r, f, m), dtype=object)
         if names.shape != r.shape:
-            raise ValueError("a segments callable must return one name per customer")
+            raise ArgumentError("a segments callable must return one name per customer")
         return names
     conditions, names = [], []
     for rule in rules:
@@ -129,10 +130,10 @@ def rfm_segments(
     5                                   88.0         1       111  Hibernating
     """
     if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        raise ArgumentError(f"bins must be a positive integer, got {bins!r}")
     if segments is None:
         if bins != 5:
-            raise ValueError("the default segments need bins=5; pass segments= for other bins")
+            raise ArgumentError("the default segments need bins=5; pass segments= for other bins")
         segments = DEFAULT_SEGMENTS
     summary = rfm_summary(
         data,
@@ -205,7 +206,7 @@ def segment_summary(segments_frame: Any, *, output: str = "auto"):
     """
     frame, kind = _frames.to_pandas(segments_frame, what="a frame made by rfm_segments")
     if "revenue" not in frame.columns:
-        raise ValueError("segment_summary needs the revenue column (rfm_segments with amount=)")
+        raise ArgumentError("segment_summary needs the revenue column (rfm_segments with amount=)")
     work = pd.DataFrame(
         {
             "segment": frame["segment"].to_numpy(),
@@ -296,7 +297,7 @@ def concentration_of(values: Any, *, points: int = 101) -> Concentration:
     n = x.size
     total = float(x.sum()) if n else 0.0
     if points < 2:
-        raise ValueError("points must be at least 2")
+        raise ArgumentError("points must be at least 2")
     if n == 0 or total == 0:
         empty = np.zeros(0)
         return Concentration(n, total, None, None, None, None, None, empty, empty)
@@ -356,9 +357,9 @@ def value_concentration(
     (0.96, 0.96, 0.76)
     """
     if by not in ("revenue", "orders"):
-        raise ValueError(f"by must be 'revenue' or 'orders', not {by!r}")
+        raise ArgumentError(f"by must be 'revenue' or 'orders', not {by!r}")
     if by == "revenue" and amount is None:
-        raise ValueError("by='revenue' needs amount=")
+        raise ArgumentError("by='revenue' needs amount=")
     summary = rfm_summary(
         data,
         customer=customer,

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from custval import _frames
+from custval.exceptions import ArgumentError
 from custval.models.inputs import _rfm_columns
 from custval.models.purchase import _PurchaseModel
 from custval.models.spend import GammaGamma
@@ -76,7 +77,7 @@ def customer_lifetime_value(
     ('clv', True, True)
     """
     if not isinstance(purchase_model, _PurchaseModel):
-        raise TypeError(
+        raise ArgumentError(
             "purchase_model must be a fitted BetaGeo, ModifiedBetaGeo, ParetoNBD or "
             f"BetaGeoBetaBinom, not {type(purchase_model).__name__}"
         )
@@ -85,7 +86,7 @@ def customer_lifetime_value(
     if isinstance(spend_model, GammaGamma):
         roles["monetary_value"] = monetary_value
     elif spend_model is not None and not isinstance(spend_model, int | float):
-        raise TypeError("spend_model must be a fitted GammaGamma, a number or None")
+        raise ArgumentError("spend_model must be a fitted GammaGamma, a number or None")
     cols = _rfm_columns(summary, roles)
     x, tx, tt = cols["frequency"], cols["recency"], cols["T"]
     if isinstance(spend_model, GammaGamma):

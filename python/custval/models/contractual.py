@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from custval import _input, _native
-from custval.exceptions import CustvalError, DataError
+from custval.exceptions import ArgumentError, CustvalError, DataError
 from custval.models.base import _Fitted
 from custval.models.inputs import _Columns, _count, _shaped, _weights
 
@@ -79,7 +79,7 @@ class ShiftedBetaGeo(_Fitted):
             self._by_cohort = None
             return self
         if data is None:
-            raise TypeError("cohort= names a column of data")
+            raise ArgumentError("cohort= names a column of data")
         labels = _input.read_table(data, [cohort]).table.column(cohort).to_pylist()
         codes, uniques = pd.factorize(pd.Series(labels, dtype=object), sort=True)
         fits: dict[Any, _Fitted] = {}

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from custval import _frames, _input, _native
-from custval.exceptions import DataError, SchemaError
+from custval.exceptions import ArgumentError, DataError, SchemaError
 
 
 def _parse_time_unit(time_unit: Any) -> dict[str, Any] | None:
@@ -31,7 +31,7 @@ def _parse_time_unit(time_unit: Any) -> dict[str, Any] | None:
         try:
             freq, multiplier = time_unit
         except (TypeError, ValueError):
-            raise TypeError(
+            raise ArgumentError(
                 "time_unit must be a freq string ('D'), a (freq, freq_multiplier) pair or a "
                 f"dict with 'freq' and 'freq_multiplier', not {time_unit!r}"
             ) from None
@@ -66,7 +66,7 @@ def _float_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     kind = column.type
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
         if not pa.types.is_boolean(kind):
-            raise TypeError(f"expected a numeric column, got {kind}")
+            raise SchemaError(f"expected a numeric column, got {kind}")
     values = pc.cast(column, pa.float64())
     if isinstance(values, pa.ChunkedArray):
         values = _input._as_array(values)
@@ -81,7 +81,7 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numeric") from None
+        raise ArgumentError(f"{name} must be numeric") from None
     return array
 
 
@@ -106,14 +106,14 @@ class _Columns:
             if not isinstance(value, str):
                 self.values[role] = _as_float_array(value, role)
             elif table is None:
-                raise TypeError(
+                raise ArgumentError(
                     f"{role}={value!r} names a column, but no summary was given: pass the "
                     "summary first or arrays for every column"
                 )
             else:
                 try:
                     self.values[role] = _float_column(table.column(value))
-                except TypeError as err:
+                except SchemaError as err:
                     raise SchemaError(f"column {value!r}: {err}") from None
         self._broadcast()
 
@@ -142,7 +142,7 @@ class _Columns:
             arrays = np.broadcast_arrays(*self.values.values())
         except ValueError:
             shapes = {role: np.shape(v) for role, v in self.values.items()}
-            raise ValueError(f"columns have incompatible shapes: {shapes}") from None
+            raise ArgumentError(f"columns have incompatible shapes: {shapes}") from None
         self.shape = arrays[0].shape
         for role, array in zip(list(self.values), arrays, strict=True):
             self.values[role] = np.ascontiguousarray(array.ravel(), dtype=np.float64)
@@ -230,8 +230,8 @@ def _shaped(values: np.ndarray, shape: tuple[int, ...]) -> Any:
 def _scalar(value: Any, name: str) -> float:
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 0 and array.size != 1:
-        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
+        raise ArgumentError(f"{name} must be a scalar, got shape {array.shape}")
     out = float(array.reshape(()))
     if not (math.isfinite(out) and out >= 0):
-        raise ValueError(f"{name} must be finite and ≥ 0, got {out}")
+        raise ArgumentError(f"{name} must be finite and ≥ 0, got {out}")
     return out

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from custval import _frames, _input, _native
-from custval.exceptions import ColumnNotFoundError, CustvalError, DataError
+from custval.exceptions import ArgumentError, ColumnNotFoundError, CustvalError, DataError
 from custval.models.base import _Fitted
 from custval.models.inputs import (
     _Columns,
@@ -197,7 +197,7 @@ class _PurchaseModel(_Fitted):
             roles: dict[str, Any] = {"frequency": "frequency", "recency": "recency", "T": "T"}
             cols = _rfm_columns(data, roles)
         elif recency is None or T is None:
-            raise TypeError("pass a summary, or frequency, recency and T arrays")
+            raise ArgumentError("pass a summary, or frequency, recency and T arrays")
         else:
             cols = self._history(data, recency, T)
         out = _native.p_alive(
@@ -297,7 +297,7 @@ class _PurchaseModel(_Fitted):
         """Discounted CLV of each history (see :func:`custval.customer_lifetime_value`), in
         ``horizon_unit`` periods converted to the model's time ``unit``."""
         if int(horizon) != horizon or horizon < 0:
-            raise ValueError(f"horizon must be a whole number ≥ 0, got {horizon!r}")
+            raise ArgumentError(f"horizon must be a whole number ≥ 0, got {horizon!r}")
         factor = _native.time_unit_factor(horizon_unit, unit["freq"], unit["freq_multiplier"])
         return _native.customer_lifetime_value(
             self._native_name,

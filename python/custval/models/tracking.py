@@ -153,7 +153,7 @@ def expected_cumulative_transactions(
     2024-01-28     NaN      0.478                 NaN                  0.140
     """
     params = _fitted(model, "expected_cumulative_transactions")
-    factor = _unit_factor(model, freq)
+    factor = _unit_factor(model, _args.check_freq(freq))
     step = _args.check_whole(freq_multiplier, "freq_multiplier")
     periods = _args.check_whole(t, "t", minimum=0)
     log = _input.log(data, customer=customer, time=time, dropna=dropna)
@@ -264,7 +264,7 @@ def alive_history(
     2024-03-04          2      4.0  9.0    0.604
     """
     _fitted(model, "alive_history")
-    factor = _unit_factor(model, freq)
+    factor = _unit_factor(model, _args.check_freq(freq))
     step = _args.check_whole(freq_multiplier, "freq_multiplier")
     if t is not None:
         t = _args.check_whole(t, "t", minimum=0)

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 use crate::core::log::{
     check_money, check_period_range, check_rows, Columns, Counts, Ids, Options, Tx,
 };
@@ -236,7 +237,10 @@ fn aggregate_whole_log(
     let parts: Vec<CustomerStates> = scattered
         .parts()
         .into_par_iter()
-        .map(|txs| aggregate_partition(columns, options, txs))
+        .map(|txs| {
+            checkpoint();
+            aggregate_partition(columns, options, txs)
+        })
         .collect();
     if parts.iter().any(|p| p.names.full) {
         return Err(ids_too_large());

@@ -5,6 +5,7 @@
 //! task by task gives its records in row order.
 use rayon::prelude::*;
 
+use crate::core::interrupt::checkpoint;
 use crate::core::log::{record, Columns, Counts, Options, Tx};
 use crate::core::partition::hash::{hasher, partition_of};
 use crate::core::partition::scatter::chunk_rows;
@@ -119,6 +120,7 @@ impl BlockBuffers {
             .par_iter_mut()
             .enumerate()
             .map(|(task, buffers)| {
+                checkpoint();
                 buffers.resize_with(parts, || TaskBuffer {
                     groups: Vec::with_capacity(expected),
                     ..TaskBuffer::default()

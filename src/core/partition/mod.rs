@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
+use crate::core::interrupt::checkpoint;
 use crate::core::log::{
     check_lengths, check_money, check_period_range, too_many_rows, Columns, Counts, Ids, Options,
     Tx,
@@ -107,6 +108,7 @@ impl<P: Consumer> Stream<P> {
             ));
         }
         for start in (0..n).step_by(block.max(1)) {
+            checkpoint();
             let rows = columns.slice(start..n.min(start + block));
             self.block.fill(&rows, options, self.bits);
             check_money(&self.block.counts, options)?;
@@ -119,6 +121,7 @@ impl<P: Consumer> Stream<P> {
                 .par_iter_mut()
                 .enumerate()
                 .map(|(p, state)| {
+                    checkpoint();
                     buffers
                         .partition(p)
                         .all(|txs| state.consume(&rows, options, txs, base))

@@ -4,6 +4,7 @@
 //! into one exactly sized buffer), so each partition keeps the input order.
 use rayon::prelude::*;
 
+use crate::core::interrupt::checkpoint;
 use crate::core::log::{record, Columns, Counts, Options, Tx};
 use crate::core::partition::hash::{hasher, partition_of, SKIP};
 use crate::core::partition::mem::DisjointWriter;
@@ -41,6 +42,7 @@ pub(crate) fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32)
         .par_chunks_mut(chunk)
         .enumerate()
         .map(|(block_index, block)| {
+            checkpoint();
             let base = block_index * chunk;
             let mut sizes = vec![0usize; parts];
             let mut counts = Counts::new();
@@ -74,6 +76,7 @@ pub(crate) fn scatter(columns: &Columns, options: &Options, n: usize, bits: u32)
         .zip(starts.into_par_iter())
         .enumerate()
         .map(|(block_index, (block, mut cursor))| {
+            checkpoint();
             let base = block_index * chunk;
             let mut counts = Counts::new();
             for (i, &p) in block.iter().enumerate() {

@@ -289,7 +289,7 @@ def test_p_alive_takes_a_summary_and_decays(lifetimes, name):
     assert arrow.column_names == ["customer_id", "p_alive"]
     assert arrow.column("p_alive").to_numpy().tolist() == model.p_alive(x, tx, t, t=5.0).tolist()
     assert model.p_alive(2, 30.0, 39.0, t=5.0) == model.p_alive([2], [30.0], [39.0], t=5.0)[0]
-    with pytest.raises(TypeError, match="pass a summary"):
+    with pytest.raises(custval.ArgumentError, match="pass a summary"):
         model.p_alive(x, tx)
     with pytest.raises(ValueError, match="t must be"):
         model.p_alive(summary, t=-1.0)
