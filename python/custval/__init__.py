@@ -7,8 +7,16 @@ dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
 
 import warnings
 
-from custval import datasets, models
+from custval import baskets, datasets, models
 from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
+from custval.baskets import (
+    BasketKpis,
+    affinity,
+    basket_kpis,
+    evaluate_recommendations,
+    next_purchase,
+    recommend,
+)
 from custval.exceptions import (
     ColumnNotFoundError,
     ConvergenceError,
@@ -58,6 +66,7 @@ if not is_release_build():
     )
 
 __all__ = [
+    "BasketKpis",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "ClvToCac",
@@ -75,8 +84,11 @@ __all__ = [
     "SchemaError",
     "ShiftedBetaGeo",
     "__version__",
+    "affinity",
     "alive_history",
     "at_risk",
+    "basket_kpis",
+    "baskets",
     "cac",
     "calibration_holdout",
     "clv_to_cac",
@@ -85,11 +97,14 @@ __all__ = [
     "customer_lifetime_value",
     "datasets",
     "evaluate",
+    "evaluate_recommendations",
     "expected_cumulative_transactions",
     "get_num_threads",
     "kpis",
     "models",
+    "next_purchase",
     "nps",
+    "recommend",
     "retention",
     "retention_cost",
     "rfm_segments",

@@ -326,7 +326,7 @@ def _warn_dropped(dropped: int, nulls: dict[str, int], stacklevel: int) -> None:
     )
 
 
-def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
+def drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
     table = source.table
     nulls = _null_counts(table, columns)
     if not any(nulls.values()):
@@ -386,7 +386,7 @@ def transactions(
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
     wanted = _wanted(names)
     source = read_table(data, wanted)
-    source = _drop_nulls(source, wanted, dropna)
+    source = drop_nulls(source, wanted, dropna)
     return _converted(source, names)
 
 

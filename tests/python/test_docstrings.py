@@ -11,6 +11,11 @@ import pytest
 AREAS = {
     "summary": ["custval.summary"],
     "datasets": ["custval.datasets"],
+    "baskets": [
+        "custval.baskets.kpis",
+        "custval.baskets.pairs",
+        "custval.baskets.recommendations",
+    ],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
     "tracking": ["custval.models.tracking"],
