@@ -234,28 +234,40 @@ pub fn fisher_greater(total: u64, successes: u64, draws: u64, k: u64) -> f64 {
     if k > hi {
         return 0.0;
     }
-    let log_denominator = ln_binomial(total, draws);
-    let pmf = |x: u64| {
-        (ln_binomial(successes, x) + ln_binomial(total - successes, draws - x) - log_denominator)
-            .exp()
+    // One log-pmf, then the ratio of neighbouring terms: far cheaper than a log-gamma a term.
+    let failures = total - successes;
+    let ln_pmf = |x: u64| {
+        ln_binomial(successes, x) + ln_binomial(failures, draws - x) - ln_binomial(total, draws)
+    };
+    // pmf(x + 1) / pmf(x).
+    let up = |x: u64| {
+        ((successes - x) as f64 * (draws - x) as f64)
+            / ((x + 1) as f64 * (failures + x + 1 - draws) as f64)
     };
     let mode = ((draws + 1) as f64 * (successes + 1) as f64 / (total + 2) as f64).floor() as u64;
-    let tail = |range: &mut dyn Iterator<Item = u64>| {
-        let mut sum = 0.0;
-        for x in range {
-            let term = pmf(x);
+    let mut sum = 0.0;
+    if k > mode {
+        // Terms fall from k upward.
+        let mut term = ln_pmf(k).exp();
+        for x in k..=hi {
             sum += term;
-            if term <= sum * 1e-17 {
+            if term <= sum * 1e-17 || x == hi {
                 break;
             }
+            term *= up(x);
         }
-        sum
-    };
-    if k > mode {
-        tail(&mut (k..=hi)).min(1.0)
+        sum.min(1.0)
     } else {
-        // The upper tail holds the mode: 1 − the lower tail, summed down from k − 1.
-        (1.0 - tail(&mut (lo..k).rev())).clamp(0.0, 1.0)
+        // The upper tail holds the mode: 1 − the lower tail, whose terms fall from k − 1 down.
+        let mut term = ln_pmf(k - 1).exp();
+        for x in (lo..k).rev() {
+            sum += term;
+            if term <= sum * 1e-17 || x == lo {
+                break;
+            }
+            term /= up(x - 1);
+        }
+        (1.0 - sum).clamp(0.0, 1.0)
     }
 }
 
