@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use crate::core::basket::{top_k, Baskets};
 use crate::core::error::{CoreError, Result};
-use statrs::function::factorial::ln_binomial;
 
 /// Which pairs to keep.
 #[derive(Clone, Copy, Debug)]
@@ -154,6 +153,7 @@ pub struct Measures {
 impl PairCounts {
     pub fn measures(&self) -> Measures {
         let n = self.baskets as f64;
+        let ln_factorials = LnFactorials::new(self.baskets as u64);
         let rows: Vec<[f64; 9]> = self
             .pairs
             .par_iter()
@@ -176,7 +176,7 @@ impl PairCounts {
                     conviction(conf_ab, s_b),
                     conviction(conf_ba, s_a),
                     s_ab / (s_a + s_b - s_ab),
-                    fisher_greater(self.baskets as u64, count_a, count_b, pair.count),
+                    ln_factorials.fisher_greater(count_a, count_b, pair.count),
                 ]
             })
             .collect();
@@ -226,48 +226,77 @@ fn conviction(confidence: f64, consequent_support: f64) -> f64 {
 /// other, held by `successes` of `total` baskets. The tail is summed from the side away from
 /// the mode, stopping once terms no longer change the sum.
 pub fn fisher_greater(total: u64, successes: u64, draws: u64, k: u64) -> f64 {
-    let lo = (successes + draws).saturating_sub(total);
-    let hi = successes.min(draws);
-    if k <= lo {
-        return 1.0;
+    LnFactorials::new(total).fisher_greater(successes, draws, k)
+}
+
+/// ln(i!) for i in 0..=total, each from the log-gamma function (exact to rounding, unlike a
+/// running sum of logs), so that every pair's p-value costs a few look-ups.
+pub struct LnFactorials {
+    table: Vec<f64>,
+}
+
+impl LnFactorials {
+    pub fn new(total: u64) -> LnFactorials {
+        let table = (0..=total)
+            .into_par_iter()
+            .map(|i| statrs::function::gamma::ln_gamma(i as f64 + 1.0))
+            .collect();
+        LnFactorials { table }
     }
-    if k > hi {
-        return 0.0;
+
+    #[inline]
+    fn ln_binomial(&self, n: u64, k: u64) -> f64 {
+        self.table[n as usize] - self.table[k as usize] - self.table[(n - k) as usize]
     }
-    // One log-pmf, then the ratio of neighbouring terms: far cheaper than a log-gamma a term.
-    let failures = total - successes;
-    let ln_pmf = |x: u64| {
-        ln_binomial(successes, x) + ln_binomial(failures, draws - x) - ln_binomial(total, draws)
-    };
-    // pmf(x + 1) / pmf(x).
-    let up = |x: u64| {
-        ((successes - x) as f64 * (draws - x) as f64)
-            / ((x + 1) as f64 * (failures + x + 1 - draws) as f64)
-    };
-    let mode = ((draws + 1) as f64 * (successes + 1) as f64 / (total + 2) as f64).floor() as u64;
-    let mut sum = 0.0;
-    if k > mode {
-        // Terms fall from k upward.
-        let mut term = ln_pmf(k).exp();
-        for x in k..=hi {
-            sum += term;
-            if term <= sum * 1e-17 || x == hi {
-                break;
-            }
-            term *= up(x);
+
+    /// [`fisher_greater`] over the `total` baskets the table was built for.
+    pub fn fisher_greater(&self, successes: u64, draws: u64, k: u64) -> f64 {
+        let total = (self.table.len() - 1) as u64;
+        let lo = (successes + draws).saturating_sub(total);
+        let hi = successes.min(draws);
+        if k <= lo {
+            return 1.0;
         }
-        sum.min(1.0)
-    } else {
-        // The upper tail holds the mode: 1 − the lower tail, whose terms fall from k − 1 down.
-        let mut term = ln_pmf(k - 1).exp();
-        for x in (lo..k).rev() {
-            sum += term;
-            if term <= sum * 1e-17 || x == lo {
-                break;
-            }
-            term /= up(x - 1);
+        if k > hi {
+            return 0.0;
         }
-        (1.0 - sum).clamp(0.0, 1.0)
+        // One log-pmf, then the ratio of neighbouring terms: far cheaper than a log-gamma a term.
+        let failures = total - successes;
+        let ln_pmf = |x: u64| {
+            self.ln_binomial(successes, x) + self.ln_binomial(failures, draws - x)
+                - self.ln_binomial(total, draws)
+        };
+        // pmf(x + 1) / pmf(x).
+        let up = |x: u64| {
+            ((successes - x) as f64 * (draws - x) as f64)
+                / ((x + 1) as f64 * (failures + x + 1 - draws) as f64)
+        };
+        let mode =
+            ((draws + 1) as f64 * (successes + 1) as f64 / (total + 2) as f64).floor() as u64;
+        let mut sum = 0.0;
+        if k > mode {
+            // Terms fall from k upward.
+            let mut term = ln_pmf(k).exp();
+            for x in k..=hi {
+                sum += term;
+                if term <= sum * 1e-17 || x == hi {
+                    break;
+                }
+                term *= up(x);
+            }
+            sum.min(1.0)
+        } else {
+            // The upper tail holds the mode: 1 − the lower tail, whose terms fall from k − 1 down.
+            let mut term = ln_pmf(k - 1).exp();
+            for x in (lo..k).rev() {
+                sum += term;
+                if term <= sum * 1e-17 || x == lo {
+                    break;
+                }
+                term /= up(x - 1);
+            }
+            (1.0 - sum).clamp(0.0, 1.0)
+        }
     }
 }
 
@@ -275,6 +304,7 @@ pub fn fisher_greater(total: u64, successes: u64, draws: u64, k: u64) -> f64 {
 mod tests {
     use super::*;
     use crate::core::basket::{baskets, lines, Level};
+    use statrs::function::factorial::ln_binomial;
 
     fn counts(orders: &[i64], products: &[i64], n: usize, t: Thresholds) -> PairCounts {
         count_pairs(
