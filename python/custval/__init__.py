@@ -7,8 +7,16 @@ dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
 
 import warnings
 
-from custval import datasets, models, plotting
+from custval import baskets, datasets, models, plotting
 from custval._native import __version__, is_release_build
+from custval.baskets import (
+    BasketKpis,
+    affinity,
+    basket_kpis,
+    evaluate_recommendations,
+    next_purchase,
+    recommend,
+)
 from custval.exceptions import (
     ArgumentError,
     ColumnNotFoundError,
@@ -61,6 +69,7 @@ if not is_release_build():
 
 __all__ = [
     "ArgumentError",
+    "BasketKpis",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "ClvToCac",
@@ -78,8 +87,11 @@ __all__ = [
     "SchemaError",
     "ShiftedBetaGeo",
     "__version__",
+    "affinity",
     "alive_history",
     "at_risk",
+    "basket_kpis",
+    "baskets",
     "cac",
     "calibration_holdout",
     "clv_to_cac",
@@ -88,12 +100,15 @@ __all__ = [
     "customer_lifetime_value",
     "datasets",
     "evaluate",
+    "evaluate_recommendations",
     "expected_cumulative_transactions",
     "get_num_threads",
     "kpis",
     "models",
+    "next_purchase",
     "nps",
     "plotting",
+    "recommend",
     "retention",
     "retention_cost",
     "rfm_segments",

@@ -406,7 +406,7 @@ def _warn_dropped(dropped: int, nulls: dict[str, int], stacklevel: int) -> None:
     )
 
 
-def _drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
+def drop_nulls(source: Source, columns: list[str], dropna: bool) -> Source:
     table = source.table
     nulls = _null_counts(table, columns)
     if not any(nulls.values()):
@@ -472,7 +472,7 @@ def transactions(
     wanted = _wanted(names)
     source = read_table(data, wanted)
     source.table = _nan_ids_as_nulls(source.table, customer)
-    source = _drop_nulls(source, wanted, dropna)
+    source = drop_nulls(source, wanted, dropna)
     return _converted(source, names)
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "DataError",
     "SchemaError",
     "__version__",
+    "affinity",
+    "basket_kpis",
     "calibration_holdout",
     "cohorts",
     "conditional_expected_purchases",
@@ -29,9 +31,11 @@ __all__ = [
     "get_num_threads",
     "is_release_build",
     "kpis",
+    "next_purchase",
     "p_alive",
     "probability_of_purchases",
     "retention",
+    "recommend",
     "rfm_summary",
     "rfm_violations",
     "sbg_curve",
@@ -227,3 +231,43 @@ def customer_lifetime_value(
     discount_rate: float,
     unit_factor: float,
 ) -> _Floats: ...
+
+# Cross-sell and upsell: one record batch of coded lines named by role (order, product,
+# customer, time, amount, quantity) and the user's column names by role.
+def basket_kpis(
+    lines: pa.RecordBatch,
+    names: _Roles,
+    *,
+    n_products: int,
+    scale: int,
+    max_size: int,
+    decimal: bool,
+) -> tuple[dict[str, int | None], pa.RecordBatch, pa.RecordBatch]: ...
+def affinity(
+    lines: pa.RecordBatch,
+    names: _Roles,
+    *,
+    n_products: int,
+    level: str,
+    min_support: float | None,
+    min_count: int,
+    top_k: int | None,
+) -> tuple[pa.RecordBatch, int, int]: ...
+def next_purchase(
+    lines: pa.RecordBatch,
+    names: _Roles,
+    *,
+    n_products: int,
+    min_count: int,
+    top_k: int | None,
+) -> pa.RecordBatch: ...
+def recommend(
+    lines: pa.RecordBatch,
+    names: _Roles,
+    *,
+    n_products: int,
+    top_k: int,
+    exclude_purchased: bool,
+    neighbors: int | None,
+    method: str,
+) -> pa.RecordBatch: ...

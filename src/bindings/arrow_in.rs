@@ -361,3 +361,49 @@ pub fn feed<P: Consumer>(
         first.ok_or_else(|| CoreError::argument("data", "no batch of transactions was given"))?;
     Ok(Fed::Taken(options, types))
 }
+
+/// The int64 column playing `role` in a batch named by role (`None` when absent), refused
+/// when it holds nulls; `name` is the user's name of it, for messages.
+pub fn int64_role<'a>(
+    batch: &'a RecordBatch,
+    role: &str,
+    name: &str,
+) -> CoreResult<Option<&'a [i64]>> {
+    let Some(array) = batch.column_by_name(role) else {
+        return Ok(None);
+    };
+    check_no_nulls(array, name)?;
+    match array.data_type() {
+        DataType::Int64 => Ok(Some(array.as_primitive::<Int64Type>().values())),
+        other => Err(CoreError::schema(
+            name,
+            format!("expected int64 codes for the {role}, not {other}"),
+        )),
+    }
+}
+
+/// The amounts playing `role` in a batch named by role, and the money scale they imply.
+pub fn amounts_role<'a>(
+    batch: &'a RecordBatch,
+    role: &str,
+    name: &'a str,
+    scale: u32,
+) -> CoreResult<Option<(Amounts<'a>, u32)>> {
+    check_scale(scale)?;
+    let Some(array) = batch.column_by_name(role) else {
+        return Ok(None);
+    };
+    check_no_nulls(array, name)?;
+    read_amounts(&Named { name, array }, scale).map(Some)
+}
+
+fn check_no_nulls(array: &ArrayRef, name: &str) -> CoreResult<()> {
+    match array.null_count() {
+        0 => Ok(()),
+        nulls => Err(CoreError::data(
+            name,
+            "contains nulls; pass dropna=True to drop them",
+            nulls as u64,
+        )),
+    }
+}

@@ -2,11 +2,12 @@
 //!
 //! `errors` (the exception tree and the one conversion from `CoreError`), `gil` (the one way
 //! to run core work), `arrow_in` / `arrow_out` (Arrow across the boundary), then one thin file
-//! per public area: `summary`, `metrics`, `models`.
+//! per public area: `summary`, `metrics`, `models`, `baskets`.
 use pyo3::prelude::*;
 
 mod arrow_in;
 mod arrow_out;
+mod baskets;
 mod errors;
 mod gil;
 mod metrics;
@@ -62,6 +63,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         metrics::expected_cumulative_transactions,
         m
     )?)?;
+    m.add_function(wrap_pyfunction!(baskets::basket_kpis, m)?)?;
+    m.add_function(wrap_pyfunction!(baskets::affinity, m)?)?;
+    m.add_function(wrap_pyfunction!(baskets::next_purchase, m)?)?;
+    m.add_function(wrap_pyfunction!(baskets::recommend, m)?)?;
     m.add_function(wrap_pyfunction!(models::fit_model, m)?)?;
     m.add_function(wrap_pyfunction!(models::rfm_violations, m)?)?;
     m.add_function(wrap_pyfunction!(models::expected_purchases, m)?)?;

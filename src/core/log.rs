@@ -116,6 +116,15 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Amounts::Int(v) => v.len(),
+            Amounts::F64(v) => v.len(),
+            Amounts::F32(v) => v.len(),
+            Amounts::Decimal(v) => v.len(),
+        }
+    }
+
     fn slice(&self, range: std::ops::Range<usize>) -> Self {
         match *self {
             Amounts::Int(v) => Amounts::Int(&v[range]),
@@ -126,7 +135,7 @@ impl Amounts<'_> {
     }
 
     #[inline(always)]
-    fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
+    pub(crate) fn fixed(&self, row: usize, scale: u32) -> Option<i128> {
         match self {
             Amounts::Int(v) => money::from_int(v[row], scale),
             Amounts::F64(v) => money::from_f64(v[row], scale),
@@ -381,12 +390,7 @@ pub(crate) fn check_period_range(counts: &Counts, options: &Options) -> Result<(
 
 /// Every column has `n` rows.
 pub(crate) fn check_lengths(columns: &Columns, n: usize) -> Result<()> {
-    let amounts_len = columns.amounts.map(|a| match a {
-        Amounts::Int(v) => v.len(),
-        Amounts::F64(v) => v.len(),
-        Amounts::F32(v) => v.len(),
-        Amounts::Decimal(v) => v.len(),
-    });
+    let amounts_len = columns.amounts.map(|a| a.len());
     let lengths = [
         Some(columns.ids.len()),
         amounts_len,

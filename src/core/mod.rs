@@ -4,6 +4,7 @@
 //! and are built into per-customer state ([`customers`]) or per-period activity
 //! ([`activity`]), from which the summaries, KPIs, retention, cohorts and tracking entries are read.
 pub mod activity;
+pub mod basket;
 pub mod cohorts;
 pub mod customers;
 pub mod error;

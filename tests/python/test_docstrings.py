@@ -13,6 +13,11 @@ AREAS = {
     "summary": ["custval.summary"],
     "datasets": ["custval.datasets.simulate"],
     "threads": ["custval.threads"],
+    "baskets": [
+        "custval.baskets.kpis",
+        "custval.baskets.pairs",
+        "custval.baskets.recommendations",
+    ],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
     "tracking": ["custval.models.tracking"],

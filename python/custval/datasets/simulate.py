@@ -106,6 +106,11 @@ def simulate_transactions(
             "amount": pa.array(np.round(np.maximum(value[by_time], 0.01), 2), pa.float64()),
         }
     )
+    return _as_output(table, output)
+
+
+def _as_output(table: pa.Table, output: str) -> Any:
+    """A simulated table as ``output`` ("pandas", "polars" or "arrow")."""
     if output == "arrow":
         return table
     if output == "polars":
@@ -115,6 +120,116 @@ def simulate_transactions(
     if output != "pandas":
         raise ArgumentError(f"output must be 'pandas', 'polars' or 'arrow', not {output!r}")
     return table.to_pandas()
+
+
+# --------------------------------------------------------------------------------------------
+# Baskets: order lines with products, with planted affinities (cross-sell demos and benches)
+
+
+def _category_size(n_products: int) -> int:
+    """Products per category of :func:`simulate_baskets` (50, fewer for tiny catalogues)."""
+    return max(5, min(50, n_products // 4))
+
+
+def planted_pairs(n_products: int) -> list[tuple[int, int]]:
+    """The product pairs :func:`simulate_baskets` plants: (a, b) with b added to an order
+    holding a with probability 0.6. a is the second product of a category, b the third
+    product of the next category, so they rarely meet otherwise."""
+    size = _category_size(n_products)
+    categories = n_products // size
+    return [(c * size + 1, ((c + 1) % categories) * size + 2) for c in range(min(10, categories))]
+
+
+def planted_paths(n_products: int) -> list[tuple[int, int]]:
+    """The next-purchase paths :func:`simulate_baskets` plants: (a, b) with b added, with
+    probability 0.5, to the customer's next order after an order holding a (an upgrade)."""
+    size = _category_size(n_products)
+    return [(c * size + 3, c * size + 4) for c in range(min(10, n_products // size))]
+
+
+def simulate_baskets(
+    n_customers: int = 10_000,
+    n_products: int = 1_000,
+    *,
+    orders_per_customer: float = 3.0,
+    items_per_order: float = 3.0,
+    start: str = "2024-01-01",
+    end: str = "2024-12-31",
+    seed: int = 0,
+    output: str = "pandas",
+) -> Any:
+    """Order lines with products, with documented planted affinities.
+
+    Products ``0 .. n_products − 1`` fall into categories of consecutive ids (50 a category,
+    :func:`_category_size`); popularity inside a category falls with the id. Each customer
+    has a favourite category: every line is drawn from it with probability 0.8, else from
+    the whole catalogue. A customer places 1 + Poisson(``orders_per_customer`` − 1) orders at
+    uniform times in [``start``, ``end``], each of 1 + Poisson(``items_per_order`` − 1)
+    lines. Planted on top: the pairs of :func:`planted_pairs` (bought together) and the
+    paths of :func:`planted_paths` (bought in the next order). Quantities are 1 +
+    Poisson(0.3); each product has a fixed price (log-normal, in cents) and ``amount`` is
+    the line's total. Deterministic for a given ``seed``; rows are sorted by time.
+
+    Returns a frame (``output`` = "pandas", "polars" or "arrow") with ``customer_id``,
+    ``order_id``, ``timestamp``, ``product_id`` (all int64 but the datetime), ``quantity``
+    and ``amount`` (float64).
+
+    Examples
+    --------
+    >>> from custval.datasets import simulate_baskets, planted_pairs
+    >>> lines = simulate_baskets(1_000, 200, seed=1)
+    >>> list(lines.columns)
+    ['customer_id', 'order_id', 'timestamp', 'product_id', 'quantity', 'amount']
+    >>> planted_pairs(200)[:2]
+    [(1, 52), (51, 102)]
+    """
+    if n_customers < 1 or n_products < 10:
+        raise ArgumentError("simulate_baskets needs at least 1 customer and 10 products")
+    rng = np.random.default_rng(seed)
+    size = _category_size(n_products)
+    categories = n_products // size
+    favourite = rng.integers(categories, size=n_customers)
+    orders = 1 + rng.poisson(max(orders_per_customer - 1.0, 0.0), size=n_customers)
+    owner = np.repeat(np.arange(n_customers), orders)
+    first, last = (pd.Timestamp(t).value // 10**9 for t in (start, end))
+    seconds = rng.integers(first, last + _SECONDS_PER_DAY, size=owner.size)
+    by_customer = np.lexsort((seconds, owner))
+    owner, seconds = owner[by_customer], seconds[by_customer]
+    lines = 1 + rng.poisson(max(items_per_order - 1.0, 0.0), size=owner.size)
+    order = np.repeat(np.arange(owner.size), lines)
+    own_taste = rng.random(order.size) < 0.8
+    anywhere = rng.integers(categories, size=order.size)
+    category = np.where(own_taste, favourite[owner[order]], anywhere)
+    # Squaring a uniform skews picks toward a category's first products.
+    product = category * size + (size * rng.random(order.size) ** 2).astype(np.int64)
+    extra_orders, extra_products = [], []
+    for a, b in planted_pairs(n_products):
+        hit = order[(product == a) & (rng.random(order.size) < 0.6)]
+        extra_orders.append(hit)
+        extra_products.append(np.full(hit.size, b))
+    has_next = np.append(owner[1:] == owner[:-1], False)
+    for a, b in planted_paths(n_products):
+        held = np.unique(order[product == a])
+        held = held[has_next[held] & (rng.random(held.size) < 0.5)]
+        extra_orders.append(held + 1)
+        extra_products.append(np.full(held.size, b))
+    order = np.concatenate([order, *extra_orders])
+    product = np.concatenate([product, *extra_products])
+    price = np.round(np.exp(rng.normal(2.5, 0.8, size=n_products)), 2) + 0.5
+    quantity = 1 + rng.poisson(0.3, size=order.size)
+    by_time = np.lexsort((product, order, seconds[order]))
+    order, product, quantity = order[by_time], product[by_time], quantity[by_time]
+    table = pa.table(
+        {
+            "customer_id": pa.array(owner[order] + 1, pa.int64()),
+            "order_id": pa.array(order + 1, pa.int64()),
+            "timestamp": pa.array(seconds[order], pa.timestamp("s")),
+            "product_id": pa.array(product, pa.int64()),
+            "quantity": pa.array(quantity, pa.int64()),
+            "amount": pa.array(np.round(price[product] * quantity, 2), pa.float64()),
+        }
+    )
+    return _as_output(table, output)
 
 
 # --------------------------------------------------------------------------------------------
