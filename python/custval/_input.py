@@ -183,7 +183,10 @@ def read_table(data: Any, wanted: list[str]) -> Source:
         if missing_index:
             frame = frame.reset_index(level=missing_index)
         _check_columns(wanted, [str(c) for c in frame.columns])
-        return Source(pa.Table.from_pandas(frame[wanted], preserve_index=False), kind)
+        try:
+            return Source(pa.Table.from_pandas(frame[wanted], preserve_index=False), kind)
+        except (pa.ArrowTypeError, pa.ArrowInvalid) as err:
+            raise _unconvertible(frame, wanted, err) from err
     if isinstance(data, dict):
         _check_columns(wanted, list(data))
         return Source(pa.table({name: data[name] for name in wanted}), kind)
@@ -209,6 +212,19 @@ def read_table(data: Any, wanted: list[str]) -> Source:
         )
     _check_columns(wanted, table.schema.names)
     return Source(table.select(wanted), kind)
+
+
+def _unconvertible(frame: pd.DataFrame, wanted: list[str], err: Exception) -> SchemaError:
+    """The error for a pandas column Arrow cannot read as one type (an object column of
+    mixed Python types), naming the column and how many rows hold each type."""
+    for name in wanted:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            kinds = frame[name].map(lambda v: type(v).__name__).value_counts()
+            found = ", ".join(f"{kind}: {count} rows" for kind, count in kinds.items())
+            return SchemaError(f"column {name!r}: values of mixed types ({found}); {err}")
+    return SchemaError(str(err))
 
 
 def _as_array(column: pa.ChunkedArray) -> pa.Array:
@@ -528,6 +544,16 @@ def log(
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
+@dataclass(frozen=True)
+class LogTime:
+    """A time already resolved to a log's local wall time, as an integer in ``unit``: a bound
+    found over a whole distributed log (its last transaction) handed to each part as is,
+    without the date rules of :func:`time_value` (a midnight would become the day's end)."""
+
+    value: int
+    unit: str
+
+
 def time_value(
     value: Any, unit: str, tz: str | None, *, name: str, end_of_day: bool = True
 ) -> int | None:
@@ -538,6 +564,8 @@ def time_value(
     """
     if value is None:
         return None
+    if isinstance(value, LogTime):
+        return value.value * _NS_PER_UNIT[value.unit] // _NS_PER_UNIT[unit]
     is_date = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
     is_date_text = isinstance(value, str) and len(value.strip()) <= 10
     whole_day = end_of_day and (is_date or is_date_text)

@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "calibration_holdout",
     "cohorts",
+    "cohorts_merge",
     "conditional_expected_purchases",
     "conditional_expected_spend",
     "customer_lifetime_value",
@@ -28,9 +29,11 @@ __all__ = [
     "get_num_threads",
     "is_release_build",
     "kpis",
+    "kpis_merge",
     "p_alive",
     "probability_of_purchases",
     "retention",
+    "retention_merge",
     "rfm_summary",
     "rfm_violations",
     "sbg_curve",
@@ -140,6 +143,16 @@ def kpis(
     start: int | None,
     end: int | None,
 ) -> KpiTotals | OutOfOrder: ...
+def kpis_merge(
+    *,
+    customers: int,
+    orders: int,
+    revenue: int,
+    repeat_customers: int,
+    cost: int | None,
+    scale: int,
+    rows_outside_window: int,
+) -> KpiTotals: ...
 def retention(
     batches: Iterable[pa.RecordBatch],
     roles: _Roles,
@@ -149,7 +162,9 @@ def retention(
     scale: int,
     active_window: int,
     decimal: bool,
+    span: tuple[int, int] | None = None,
 ) -> pa.RecordBatch: ...
+def retention_merge(partials: list[pa.RecordBatch], decimal: bool) -> pa.RecordBatch: ...
 def cohorts(
     batches: Iterable[pa.RecordBatch],
     roles: _Roles,
@@ -160,6 +175,10 @@ def cohorts(
     value: str,
     normalize: bool,
     decimal: bool,
+    span: tuple[int, int] | None = None,
+) -> pa.RecordBatch: ...
+def cohorts_merge(
+    partials: list[pa.RecordBatch], value: str, normalize: bool, decimal: bool
 ) -> pa.RecordBatch: ...
 def expected_cumulative_transactions(
     batches: Iterable[pa.RecordBatch],

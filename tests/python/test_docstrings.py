@@ -25,11 +25,14 @@ AREAS = {
         "custval.metrics.economics",
         "custval.metrics.nps",
     ],
+    "dask": ["custval.dask.summary", "custval.dask.metrics", "custval.dask.models"],
 }
 
 
 @pytest.mark.parametrize("area", AREAS)
 def test_docstring_examples(area):
+    if area == "dask":
+        pytest.importorskip("dask.dataframe")
     for name in AREAS[area]:
         module = importlib.import_module(name)
         failures, tried = doctest.testmod(

@@ -1,0 +1,147 @@
+"""custval.dask on a LocalCluster vs in-memory custval vs the same summary in plain Dask.
+
+Run: python benches/bench_dask.py [--rows 10000000] [--customers 1000000] [--partitions 16]
+
+The log (the one benches/bench_summary.py makes) is written as a directory of Parquet files
+(one per partition). Three ways compute the daily RFM summary (frequency, recency, T,
+monetary_value) from those files:
+
+- custval in memory, reading the directory (one process, custval's threads);
+- ``custval.dask.rfm_summary`` on a ``LocalCluster`` of 2 worker processes (1 thread each):
+  one reduction for the last transaction, one shuffle by customer, the native kernel per
+  partition;
+- the same summary written as plain Dask groupby code (what a Dask user writes without
+  custval: floor to days, groupby (customer, day), then groupby customer), on that cluster.
+
+It checks the three agree (custval's two to the bit), then prints seconds, ratios and the peak
+memory: of this process (Linux VmHWM, reset before each call) and the largest peak of a worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import tempfile
+import time
+import warnings
+
+import custval
+import custval.dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from bench_summary import END, _peak_reset, _rss, make_log
+
+
+def run_plain_dask(path: str) -> pd.DataFrame:
+    log = dd.read_parquet(path)
+    log = log.assign(day=log["timestamp"].dt.floor("D"))
+    daily = log.groupby(["customer_id", "day"])["amount"].sum().reset_index()
+    by = daily.groupby("customer_id")
+    first = by["day"].min()
+    last = by["day"].max()
+    n = by["day"].count()
+    total = by["amount"].sum()
+    first_amount = daily.merge(
+        first.rename("day").reset_index(), on=["customer_id", "day"]
+    ).set_index("customer_id")["amount"]
+    out = dd.concat([first, last, n, total, first_amount], axis=1)
+    out.columns = ["first", "last", "n", "total", "first_amount"]
+
+    def finish(part: pd.DataFrame) -> pd.DataFrame:
+        frequency = part["n"] - 1
+        return pd.DataFrame(
+            {
+                "frequency": frequency.astype("float64"),
+                "recency": (part["last"] - part["first"]).dt.days.astype("float64"),
+                "T": (END - part["first"]).dt.days.astype("float64"),
+                "monetary_value": ((part["total"] - part["first_amount"]) / frequency).where(
+                    frequency > 0, 0.0
+                ),
+            },
+            index=part.index,
+        )
+
+    return out.map_partitions(finish).compute()
+
+
+def run_custval_dask(path: str) -> pd.DataFrame:
+    return custval.dask.rfm_summary(path, amount="amount", observation_end=END).compute()
+
+
+def run_custval(path: str) -> pd.DataFrame:
+    return custval.rfm_summary(path, amount="amount", observation_end=END)
+
+
+def timed(fn, data, client):
+    gc.collect()
+    try:
+        _peak_reset()
+        client.run(_peak_reset)
+    except OSError:
+        pass
+    before = _rss("VmRSS")
+    start = time.perf_counter()
+    result = fn(data)
+    seconds = time.perf_counter() - start
+    workers = max(client.run(_rss, "VmHWM").values())
+    return seconds, result, _rss("VmHWM") - before, workers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=16)
+    args = parser.parse_args()
+    from distributed import Client, LocalCluster
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    table = make_log(args.rows, args.customers)
+    with tempfile.TemporaryDirectory() as scratch:
+        size = -(-table.num_rows // args.partitions)
+        for k in range(args.partitions):
+            pq.write_table(table.slice(k * size, size), os.path.join(scratch, f"{k:03d}.parquet"))
+        del table
+        print(
+            f"{args.rows:,} rows, {args.customers:,} customers in {args.partitions} Parquet files;"
+            " LocalCluster of 2 worker processes x 1 thread; in-memory custval with "
+            f"{custval.get_num_threads()} threads"
+        )
+        results = {}
+        for name, fn in [
+            ("custval (in memory)", run_custval),
+            ("custval.dask", run_custval_dask),
+            ("plain dask groupby", run_plain_dask),
+        ]:
+            seconds, result, peak, worker_peak = timed(fn, scratch, client)
+            results[name] = (seconds, result, peak, worker_peak)
+        reference = results["custval (in memory)"][1].sort_index()
+        ours = results["custval.dask"][1].sort_index()
+        pd.testing.assert_frame_equal(ours, reference, check_exact=True)
+        plain = results["plain dask groupby"][1].sort_index()
+        columns = ["frequency", "recency", "T", "monetary_value"]
+        np.testing.assert_allclose(plain[columns].to_numpy(), reference[columns].to_numpy())
+        base = results["custval.dask"][0]
+        print(
+            f"{'':22} {'seconds':>8} {'vs custval.dask':>16} {'client MiB':>11} {'worker MiB':>11}"
+        )
+        for name, (seconds, _, peak, worker_peak) in results.items():
+            print(
+                f"{name:22} {seconds:8.2f} {seconds / base:15.2f}x {peak / 2**20:11.0f}"
+                f" {worker_peak / 2**20:11.0f}"
+            )
+        print("custval.dask equals in-memory custval exactly; plain dask agrees to float rounding")
+    client.close()
+    cluster.close()
+
+
+if __name__ == "__main__":
+    main()
