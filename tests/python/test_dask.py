@@ -4,6 +4,7 @@ logs split into partitions that cut through customers and days."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -137,6 +138,24 @@ def test_models_fit_to_the_bit(client):
     )
 
 
+def test_evaluate_gathers_the_holdout_table(client):
+    log = _log("int", seed=21, customers=800)
+    options = dict(calibration_end="2024-06-30", amount="amount")
+    local = custval.calibration_holdout(log, **options)
+    table = cvd.calibration_holdout(_partitioned(log, 4), **options)
+    roles = dict(frequency="frequency_cal", recency="recency_cal", T="T_cal")
+    model = custval.BetaGeo().fit(table, **roles)
+    assert model.params_ == custval.BetaGeo().fit(local, **roles).params_
+    ours, theirs = cvd.evaluate(model, table), custval.evaluate(model, local)
+    assert ours.customers == theirs.customers
+    pd.testing.assert_frame_equal(ours.conditional_expectation, theirs.conditional_expectation)
+    assert ours.metrics.mae == pytest.approx(theirs.metrics.mae, rel=1e-12)
+    assert ours.gini == pytest.approx(theirs.gini, rel=1e-12)
+    # The same answer whatever the partitioning: customers are gathered in id order.
+    again = cvd.evaluate(model, cvd.calibration_holdout(_partitioned(log, 2), **options))
+    assert again.to_dict() == ours.to_dict()
+
+
 def test_parquet_directory(client, tmp_path):
     log = _log("string", seed=11, customers=300)
     for k, start in enumerate(range(0, len(log), len(log) // 4 + 1)):
@@ -184,3 +203,29 @@ def test_model_errors_count_customers(client):
     with pytest.raises(custval.DataError, match="4 rows") as ours:
         custval.BetaGeo().fit(dd.from_pandas(broken, npartitions=3))
     assert str(ours.value) == str(in_memory.value)
+
+
+def _dies_on_call(piece: pd.DataFrame, counter: str, deadly: int) -> pd.DataFrame:
+    """``piece``, but the worker process running the ``deadly``-th read of it dies."""
+    with open(counter, "a") as f:
+        f.write(".")
+    if os.path.getsize(counter) == deadly:
+        os._exit(1)
+    return piece
+
+
+def test_a_worker_that_dies_mid_computation_changes_nothing(client, tmp_path):
+    # The first read of the piece is the reduction; the worker doing the second (the summary
+    # itself) dies: Dask's nanny restarts it, the scheduler reruns the lost tasks from their
+    # inputs, and custval's tasks, pure functions of their partition, give the same answer.
+    log = _log("int", seed=13, customers=200)
+    counter = str(tmp_path / "reads")
+    half = len(log) // 2
+    pieces = [
+        dask.delayed(_dies_on_call)(log.iloc[:half], counter, 2),
+        dask.delayed(log.iloc[half:]),
+    ]
+    data = dd.from_delayed(pieces, meta=log.iloc[:0], verify_meta=False)
+    ours = cvd.rfm_summary(data, amount="amount").compute()
+    assert os.path.getsize(counter) >= 3  # read again after the death
+    assert_same(ours, custval.rfm_summary(log, amount="amount"))

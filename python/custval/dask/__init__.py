@@ -11,20 +11,28 @@ Per-customer answers come back as Dask DataFrames indexed by customer; base-leve
 small in-memory results of custval (pandas frames, :class:`custval.Kpis`,
 :class:`custval.Concentration`). Models fit on Dask summaries directly
 (``custval.BetaGeo().fit(summary)``); :func:`predict`, :func:`p_alive` and
-:func:`customer_lifetime_value` run per partition.
+:func:`customer_lifetime_value` run per partition; :func:`evaluate` gathers the
+calibration/holdout table's columns on the client.
 
 Any scheduler works: a ``dask.distributed.Client`` connected to a cluster (whatever its
 address), a ``LocalCluster``, or the local threaded and synchronous schedulers.
 """
 
 from custval.dask.metrics import cohorts, retention, rfm_segments, value_concentration
-from custval.dask.models import customer_lifetime_value, p_alive, predict, unique_rows
+from custval.dask.models import (
+    customer_lifetime_value,
+    evaluate,
+    p_alive,
+    predict,
+    unique_rows,
+)
 from custval.dask.summary import calibration_holdout, kpis, rfm_summary
 
 __all__ = [
     "calibration_holdout",
     "cohorts",
     "customer_lifetime_value",
+    "evaluate",
     "kpis",
     "p_alive",
     "predict",

@@ -41,7 +41,8 @@ def frame(data: Any) -> dd.DataFrame:
 @dataclass(frozen=True)
 class Facts:
     """What one reduction over the whole log found: the span of its local wall times (in
-    ``unit``), rows after ``end`` and with nulls, and the Arrow types the core reads."""
+    ``unit``), its rows, rows dropped for nulls (``dropna``), rows after ``end`` and nulls
+    per column."""
 
     first: int | None
     last: int | None
@@ -51,7 +52,6 @@ class Facts:
     dropped: int
     rows_after_end: int
     nulls: dict[str, int]
-    types: dict[str, str]
 
     def span(self) -> tuple[int, int] | None:
         return None if self.first is None or self.last is None else (self.first, self.last)
@@ -64,18 +64,18 @@ def _partition_facts(part: pd.DataFrame, names: dict[str, str], end: Any) -> dic
     nulls = _input._null_counts(source.table, wanted)
     types = {name: str(source.table.schema.field(name).type) for name in wanted}
     log = _input._converted(_input._drop_nulls(source, wanted, dropna=True), names)
-    local = log.time
-    unit = local.type.unit
+    local = log.time.cast(pa.int64())
+    unit = log.time.type.unit
     end_value = _input.time_value(end, unit, log.timezone, name="observation_end")
-    after = 0 if end_value is None else pc.sum(pc.greater(local.cast(pa.int64()), end_value))
+    after = 0 if end_value is None else pc.sum(pc.greater(local, end_value)).as_py() or 0
     return {
-        "first": pc.min(local).cast(pa.int64()).as_py() if len(local) else None,
-        "last": pc.max(local).cast(pa.int64()).as_py() if len(local) else None,
+        "first": pc.min(local).as_py(),
+        "last": pc.max(local).as_py(),
         "unit": unit,
         "timezone": log.timezone,
         "rows": len(part),
         "dropped": len(part) - len(local),
-        "rows_after_end": 0 if isinstance(after, int) else (after.as_py() or 0),
+        "rows_after_end": after,
         "nulls": nulls,
         "types": types,
     }
@@ -112,17 +112,16 @@ def facts(data: dd.DataFrame, names: dict[str, str], *, dropna: bool, end: Any =
         _input._warn_dropped(dropped, nulls, stacklevel=3)
     firsts = [f["first"] for f in found if f["first"] is not None]
     lasts = [f["last"] for f in found if f["last"] is not None]
-    first = found[0] if found else {"unit": "ns", "timezone": None}
+    sample = found[0] if found else {"unit": "ns", "timezone": None}
     return Facts(
         first=min(firsts) if firsts else None,
         last=max(lasts) if lasts else None,
-        unit=first["unit"],
-        timezone=first["timezone"],
+        unit=sample["unit"],
+        timezone=sample["timezone"],
         rows=sum(f["rows"] for f in found),
         dropped=sum(f["dropped"] for f in found),
         rows_after_end=sum(f["rows_after_end"] for f in found),
         nulls=nulls,
-        types=dict(found[0]["types"]) if found else {},
     )
 
 

@@ -59,6 +59,11 @@ def retention(
     found in one reduction first; the partitions share no customer, so their counts and
     exact money add up; the rates are computed once on the merged counts.
 
+    References
+    ----------
+    Growth accounting: Jonathan Hsu, "Growth accounting and the quick ratio" (Social Capital,
+    2015); Dask ``to_delayed``: https://docs.dask.org/en/stable/delayed-collections.html
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, pandas as pd, custval.dask
@@ -116,6 +121,10 @@ def cohorts(
     in-memory answer: per-partition cells over the whole log's periods (counts, orders or
     exact revenue) are added on the client, then shares and running means computed once.
 
+    References
+    ----------
+    Dask ``to_delayed``: https://docs.dask.org/en/stable/delayed-collections.html
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, pandas as pd, custval.dask
@@ -154,13 +163,13 @@ def cohorts(
     return growth.cohort_frame(batch, log, output, metadata)
 
 
-def _value_counts(summary: dd.DataFrame, column) -> pd.Series:
+def _value_counts(summary: dd.DataFrame, column) -> dd.Series:
     """Distinct values of a per-customer column with their counts, counted in the workers
-    and added up in a tree (Dask's ``value_counts``)."""
-    return summary.map_partitions(column, meta=(None, "float64")).value_counts().compute()
+    and added up in a tree (Dask's ``value_counts``); lazy."""
+    return summary.map_partitions(column, meta=(None, "float64")).value_counts()
 
 
-def _goodness_of(part: pd.DataFrame, customer: str, with_amount: bool) -> dict[str, np.ndarray]:
+def _goodness_of(part: pd.DataFrame, with_amount: bool) -> dict[str, np.ndarray]:
     table = pa.Table.from_pandas(part.reset_index(), preserve_index=False)
     return _segments.rfm_goodness(table, with_amount) if len(part) else {}
 
@@ -186,6 +195,11 @@ def rfm_segments(
     Scores rank each customer among the whole base: the distinct R, F and M values and
     their counts are gathered from the workers (small: O(distinct values)), then every
     partition is scored against them.
+
+    References
+    ----------
+    Hughes (1994), *Strategic Database Marketing* (RFM scoring); Dask ``value_counts``:
+    https://docs.dask.org/en/stable/generated/dask.dataframe.Series.value_counts.html
 
     Examples
     --------
@@ -223,15 +237,21 @@ def rfm_segments(
     ).persist()
     with_amount = amount is not None
     keys = ["r", "f", "m"] if with_amount else ["r", "f"]
-    ranks = {}
-    for key in keys:
-        counts = _value_counts(
-            summary,
-            lambda part, key=key: pd.Series(
-                _goodness_of(part, customer, with_amount).get(key, np.zeros(0)), dtype="float64"
-            ),
-        )
-        ranks[key] = Ranks(counts.index.to_numpy(), counts.to_numpy())
+    counted = dask.compute(
+        *[
+            _value_counts(
+                summary,
+                lambda part, key=key: pd.Series(
+                    _goodness_of(part, with_amount).get(key, np.zeros(0)), dtype="float64"
+                ),
+            )
+            for key in keys
+        ]
+    )
+    ranks = {
+        key: Ranks(counts.index.to_numpy(), counts.to_numpy())
+        for key, counts in zip(keys, counted, strict=True)
+    }
 
     def score(part: pd.DataFrame) -> pd.DataFrame:
         table = pa.Table.from_pandas(part.reset_index(), preserve_index=False)
@@ -262,6 +282,10 @@ def value_concentration(
     the sorted values from the counts (O(customers) floats, 8 bytes each) and computes the
     shares, the Lorenz curve and the Gini coefficient exactly as in memory.
 
+    References
+    ----------
+    Lorenz (1905), "Methods of measuring the concentration of wealth", JASA 9(70).
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, pandas as pd, custval.dask
@@ -286,6 +310,6 @@ def value_concentration(
         scale=scale,
         dropna=dropna,
     )
-    counts = _value_counts(summary, lambda part: part[column].astype("float64"))
+    counts = _value_counts(summary, lambda part: part[column].astype("float64")).compute()
     values = np.repeat(counts.index.to_numpy(dtype=np.float64), counts.to_numpy())
     return _segments.concentration_of(values, points=points)

@@ -20,6 +20,8 @@ import pandas as pd
 from custval import _frames, _native
 from custval.models import inputs
 from custval.models.clv import customer_lifetime_value as _clv
+from custval.models.evaluation import Evaluation
+from custval.models.evaluation import evaluate as _evaluate
 
 WEIGHTS = "weights"
 
@@ -55,6 +57,23 @@ def unique_rows(summary: dd.DataFrame, roles: dict[str, Any]) -> tuple[pd.DataFr
     and added up in a tree by Dask's groupby.
 
     Raises the RFM contract's errors, counted over customers, before anything is fitted.
+
+    References
+    ----------
+    Fader, Hardie & Lee (2005), "Counting your customers the easy way: an alternative to the
+    Pareto/NBD model", Marketing Science 24(2) (the likelihood depends on a customer through
+    (x, t_x, T) only); Dask groupby: https://docs.dask.org/en/stable/dataframe-groupby.html
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, pandas as pd, custval.dask
+    >>> summary = pd.DataFrame({"frequency": [0.0, 2.0, 0.0, 2.0],
+    ...                         "recency": [0.0, 5.0, 0.0, 5.0], "T": [9.0] * 4})
+    >>> roles = {"frequency": "frequency", "recency": "recency", "T": "T", "weights": None}
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     rows, _ = custval.dask.unique_rows(dd.from_pandas(summary, npartitions=2), roles)
+    >>> rows.sort_values("frequency").to_numpy().tolist()
+    [[0.0, 0.0, 9.0, 2.0], [2.0, 5.0, 9.0, 2.0]]
     """
     named = {r: v for r, v in roles.items() if v is not None and r != WEIGHTS}
     if not all(isinstance(v, str) for v in named.values()):
@@ -84,6 +103,11 @@ def predict(model: Any, summary: dd.DataFrame, t: float, **options: Any) -> dd.D
     DataFrame indexed like ``summary`` (expected purchases, P(alive), with a spend model
     expected spend and CLV), equal row for row to the in-memory predictions.
 
+    References
+    ----------
+    Dask ``map_partitions``:
+    https://docs.dask.org/en/stable/generated/dask.dataframe.DataFrame.map_partitions.html
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, custval, custval.dask
@@ -101,6 +125,10 @@ def predict(model: Any, summary: dd.DataFrame, t: float, **options: Any) -> dd.D
 def p_alive(model: Any, summary: dd.DataFrame, *, t: float = 0.0) -> dd.DataFrame:
     """``model.p_alive(summary, t=t)`` per partition of a Dask summary (a Dask object indexed
     like ``summary``).
+
+    References
+    ----------
+    Fader, Hardie & Lee (2005), Marketing Science 24(2), eq. (11) for BG/NBD.
 
     Examples
     --------
@@ -121,6 +149,11 @@ def customer_lifetime_value(
 ) -> dd.DataFrame:
     """:func:`custval.customer_lifetime_value` per partition of a Dask summary.
 
+    References
+    ----------
+    Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves for customer base
+    analysis", Journal of Marketing Research 42(4).
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, custval, custval.dask
@@ -137,3 +170,36 @@ def customer_lifetime_value(
         summary,
         lambda part: _clv(purchase_model, spend_model, part, output="pandas", **options),
     )
+
+
+def evaluate(model: Any, calibration_holdout: dd.DataFrame, **options: Any) -> Evaluation:
+    """:func:`custval.evaluate` of a Dask calibration/holdout table.
+
+    The holdout metrics rank and average over every customer, so the table (its few numeric
+    columns: O(customers) floats) is gathered on the client, sorted by customer id so the
+    answer does not depend on the partitioning, and evaluated as in memory. Counts and the
+    conditional-expectation table's customers are identical to the in-memory evaluation; the
+    means can differ from it in the last bits, as the in-memory table lists customers in
+    first-appearance order instead (float sums depend on their order).
+
+    References
+    ----------
+    Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science
+    24(2) (the conditional-expectation figure).
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, custval, custval.dask
+    >>> log = custval.datasets.simulate_transactions(500, seed=7, output="pandas")
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     table = custval.dask.calibration_holdout(dd.from_pandas(log, npartitions=3),
+    ...                                              calibration_end="2024-06-30")
+    ...     model = custval.BetaGeo().fit(table, frequency="frequency_cal",
+    ...                                   recency="recency_cal", T="T_cal")
+    ...     result = custval.dask.evaluate(model, table)
+    >>> result.customers == len(custval.calibration_holdout(log, calibration_end="2024-06-30"))
+    True
+    """
+    gathered = calibration_holdout.compute().sort_index(kind="stable")
+    gathered.attrs = dict(calibration_holdout._meta.attrs)
+    return _evaluate(model, gathered, **options)

@@ -13,14 +13,11 @@ from custval import _args, _frames, _input, _native, summary
 from custval.dask import _log
 
 
-def _per_customer(
-    function, data: Any, names: dict[str, str], found: _log.Facts, metadata_fix: dict, **kw
-):
+def _per_customer(function, data: dd.DataFrame, names: dict[str, str], metadata_fix: dict, **kw):
     """``function`` (an in-memory per-customer function) on every partition of ``data``
     shuffled by customer, as a Dask DataFrame indexed by customer; ``metadata_fix`` holds
     the whole log's metadata where a partition only knows its own."""
-    ddf = _log.frame(data)
-    shuffled = _log.by_customer(ddf, names)
+    shuffled = _log.by_customer(data, names)
 
     def run(part: pd.DataFrame) -> pd.DataFrame:
         out = _log._quiet(lambda: function(part, output="pandas", **kw))
@@ -104,7 +101,6 @@ def rfm_summary(
         summary.rfm_summary,
         ddf,
         names,
-        found,
         {"rows_after_observation_end": found.rows_after_end, "rows_dropped_null": found.dropped},
         customer=customer,
         time=time,
@@ -141,6 +137,12 @@ def calibration_holdout(
     Returns a Dask DataFrame indexed by customer, equal row for row to the in-memory table.
     The partitions' ``customers_first_seen_in_holdout`` metadata counts their own customers.
 
+    References
+    ----------
+    Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science
+    24(2) (the calibration/holdout design); Dask shuffle:
+    https://docs.dask.org/en/stable/dataframe-groupby.html#shuffle-methods
+
     Examples
     --------
     >>> import dask, dask.dataframe as dd, pandas as pd, custval.dask
@@ -164,7 +166,6 @@ def calibration_holdout(
         summary.calibration_holdout,
         ddf,
         names,
-        found,
         {"rows_after_observation_end": found.rows_after_end, "rows_dropped_null": found.dropped},
         calibration_end=calibration_end,
         observation_end=_last(found, observation_end),
@@ -212,6 +213,10 @@ def kpis(
     (the partitions share no customer, so customers, orders, repeat customers and exact
     money add up), merged on the client; means and ratios are then computed once, as in
     memory. Returns the same :class:`custval.Kpis`.
+
+    References
+    ----------
+    Dask ``DataFrame.to_delayed``: https://docs.dask.org/en/stable/delayed-collections.html
 
     Examples
     --------
