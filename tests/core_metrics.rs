@@ -153,6 +153,68 @@ fn retention_matches_definitions() {
     }
 }
 
+/// The rows of `log` whose customer falls in part `k` of `parts` (a shuffle by customer).
+fn part_of(log: &Log, k: i64, parts: i64) -> Log {
+    let keep: Vec<usize> = (0..log.ids.len())
+        .filter(|&i| log.ids[i].rem_euclid(parts) == k)
+        .collect();
+    Log {
+        ids: keep.iter().map(|&i| log.ids[i]).collect(),
+        days: keep.iter().map(|&i| log.days[i]).collect(),
+        cents: keep.iter().map(|&i| log.cents[i]).collect(),
+    }
+}
+
+#[test]
+fn parts_over_the_whole_span_merge_into_the_whole_log() {
+    // Customers split over parts (one part empty): each part's tables over the whole log's
+    // periods add up to the whole log's, so a Dask cluster gets the in-memory answer.
+    let log = random_log(23, 30_000, 3_000, 400);
+    for (freq, window) in [(Freq::Week, 1), (Freq::Month, 3)] {
+        let whole = activity(&columns(&log), &options(freq)).unwrap();
+        let (first, last) = (whole.min_period.unwrap(), whole.max_period.unwrap());
+        let mut merged_retention: Option<Retention> = None;
+        let mut merged_cohorts = custval::core::cohorts::Cohorts::default();
+        let parts = 5;
+        for k in 0..=parts {
+            let part = part_of(&log, k, parts); // part `parts` is empty
+            let mut act = activity(&columns(&part), &options(freq)).unwrap();
+            act.set_span(first, last).unwrap();
+            let r = retention(&act, window).unwrap();
+            match merged_retention.as_mut() {
+                None => merged_retention = Some(r),
+                Some(all) => all.merge(&r).unwrap(),
+            }
+            let c = cohorts(&act, CohortValue::Revenue).unwrap();
+            merged_cohorts = merged_cohorts.merge(&c).unwrap();
+        }
+        assert_eq!(
+            merged_retention.unwrap(),
+            retention(&whole, window).unwrap()
+        );
+        assert_eq!(
+            merged_cohorts,
+            cohorts(&whole, CohortValue::Revenue).unwrap()
+        );
+    }
+    // A span that does not cover a part's purchases is refused.
+    let mut act = activity(&columns(&log), &options(Freq::Week)).unwrap();
+    let first = act.min_period.unwrap();
+    assert!(act.set_span(first + 1, first + 2).is_err());
+}
+
+#[test]
+fn kpis_of_added_totals_equal_the_whole_logs() {
+    use custval::core::kpis::Kpis;
+    let whole = Kpis::from_totals(10, 25, 1_234_567, 4, Some(1_000));
+    assert_eq!(
+        whole.aov,
+        Some(custval::core::money::mean_minor(1_234_567, 25))
+    );
+    assert_eq!(whole.repeat_customer_rate, Some(0.4));
+    assert_eq!(Kpis::from_totals(0, 0, 0, 0, None).aov, None);
+}
+
 #[test]
 fn retention_is_thread_count_independent() {
     let log = random_log(11, 200_000, 20_000, 700);

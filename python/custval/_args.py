@@ -67,3 +67,9 @@ def check_whole(value: float, name: str, minimum: int = 1) -> int:
     if not math.isfinite(value) or value != int(value) or value < minimum:
         raise ArgumentError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
     return int(value)
+
+
+def check_margin(margin: float | None, cost: str | None) -> None:
+    """A gross margin comes from a rate or from a cost column, not both."""
+    if margin is not None and cost is not None:
+        raise ArgumentError("pass either margin= (a rate) or cost= (a column), not both")

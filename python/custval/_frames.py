@@ -37,6 +37,13 @@ def kind_of(data: Any) -> str:
     return "other"
 
 
+def is_dask(data: Any) -> bool:
+    """Whether ``data`` is a Dask collection (checked without importing dask)."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(
+        data, "__dask_graph__"
+    )
+
+
 def to_pandas(data: Any, *, what: str) -> tuple[pd.DataFrame, str]:
     """(``data`` as a pandas DataFrame, its kind) for a frame, a dict of columns or anything
     with ``__arrow_c_stream__``; ``what`` names the expected input in the TypeError."""

@@ -614,6 +614,16 @@ def log(
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
+@dataclass(frozen=True)
+class LogTime:
+    """A time already resolved to a log's local wall time, as an integer in ``unit``: a bound
+    found over a whole distributed log (its last transaction) handed to each part as is,
+    without the date rules of :func:`time_value` (a midnight would become the day's end)."""
+
+    value: int
+    unit: str
+
+
 def time_value(
     value: Any, unit: str, tz: str | None, *, name: str, end_of_day: bool = True
 ) -> int | None:
@@ -624,6 +634,8 @@ def time_value(
     """
     if value is None:
         return None
+    if isinstance(value, LogTime):
+        return value.value * _NS_PER_UNIT[value.unit] // _NS_PER_UNIT[unit]
     is_date = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
     is_date_text = isinstance(value, str) and len(value.strip()) <= 10
     whole_day = end_of_day and (is_date or is_date_text)

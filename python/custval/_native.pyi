@@ -22,6 +22,7 @@ __all__ = [
     "basket_kpis",
     "calibration_holdout",
     "cohorts",
+    "cohorts_merge",
     "conditional_expected_purchases",
     "conditional_expected_spend",
     "customer_lifetime_value",
@@ -31,11 +32,13 @@ __all__ = [
     "get_num_threads",
     "is_release_build",
     "kpis",
+    "kpis_merge",
     "next_purchase",
     "p_alive",
     "probability_of_purchases",
-    "retention",
     "recommend",
+    "retention",
+    "retention_merge",
     "rfm_summary",
     "rfm_violations",
     "sbg_curve",
@@ -146,6 +149,16 @@ def kpis(
     start: int | None,
     end: int | None,
 ) -> KpiTotals | OutOfOrder: ...
+def kpis_merge(
+    *,
+    customers: int,
+    orders: int,
+    revenue: int,
+    repeat_customers: int,
+    cost: int | None,
+    scale: int,
+    rows_outside_window: int,
+) -> KpiTotals: ...
 def retention(
     batches: Iterable[pa.RecordBatch],
     roles: _Roles,
@@ -155,7 +168,9 @@ def retention(
     scale: int,
     active_window: int,
     decimal: bool,
+    span: tuple[int, int] | None = None,
 ) -> pa.RecordBatch: ...
+def retention_merge(partials: list[pa.RecordBatch], decimal: bool) -> pa.RecordBatch: ...
 def cohorts(
     batches: Iterable[pa.RecordBatch],
     roles: _Roles,
@@ -166,6 +181,10 @@ def cohorts(
     value: str,
     normalize: bool,
     decimal: bool,
+    span: tuple[int, int] | None = None,
+) -> pa.RecordBatch: ...
+def cohorts_merge(
+    partials: list[pa.RecordBatch], value: str, normalize: bool, decimal: bool
 ) -> pa.RecordBatch: ...
 def expected_cumulative_transactions(
     batches: Iterable[pa.RecordBatch],

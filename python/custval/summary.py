@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 
 from custval import _args, _display, _frames, _input, _native
 from custval._input import Log
-from custval.exceptions import ArgumentError
 
 
 def _iso(value: int | None, unit: str) -> str | None:
@@ -382,9 +381,14 @@ def kpis(
     (3, 4, 100.0, 25.0, 0.3333333333333333, 40.0)
     """
     decimal = _args.check_money(money)
-    if margin is not None and cost is not None:
-        raise ArgumentError("pass either margin= (a rate) or cost= (a column), not both")
+    _args.check_margin(margin, cost)
     roles = dict(customer=customer, time=time, amount=amount, order=order, cost=cost, dropna=dropna)
+    totals = kpi_totals(data, roles, scale=scale, start=start, end=end)
+    return kpis_of(totals, amount=amount, margin=margin, decimal=decimal)
+
+
+def kpi_totals(data: Any, roles: dict[str, Any], *, scale: int, start: Any, end: Any):
+    """The native KPI totals (a ``KpiTotals``) of ``data`` over ``[start, end]``."""
     log = _input.log(data, **roles)
     unit, tz = log.time_unit, log.timezone
     _, totals = _aggregated(
@@ -396,6 +400,11 @@ def kpis(
         start=_input.time_value(start, unit, tz, name="start", end_of_day=False),
         end=_input.time_value(end, unit, tz, name="end"),
     )
+    return totals
+
+
+def kpis_of(totals: Any, *, amount: str | None, margin: float | None, decimal: bool) -> Kpis:
+    """:class:`Kpis` of native totals (of one log, or merged over its parts)."""
     exact_revenue = _exact(totals.revenue, totals.scale)
 
     def amount_out(value: Decimal | None) -> float | Decimal | None:

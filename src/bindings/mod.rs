@@ -59,6 +59,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary::kpis, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::retention, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::cohorts, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::retention_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::cohorts_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(summary::kpis_merge, m)?)?;
     m.add_function(wrap_pyfunction!(
         metrics::expected_cumulative_transactions,
         m

@@ -317,17 +317,42 @@ pub fn kpis(
     let kpis = gil::run(py, || {
         Ok(Kpis::from_aggregate(aggregate, fed.roles.has_cost()))
     })?;
+    let outside = aggregate.rows_before_start + aggregate.rows_after_end;
+    kpi_totals(py, kpis, fed.options.scale, outside)
+}
+
+/// The KPIs of the totals of parts of a log that share no customer (Dask partitions after a
+/// shuffle by customer; each part's `KpiTotals` at the same `scale`): the totals are added
+/// exactly by the caller, the means and ratios computed here as for one log.
+#[pyfunction]
+#[pyo3(signature = (*, customers, orders, revenue, repeat_customers, cost, scale, rows_outside_window))]
+#[allow(clippy::too_many_arguments)]
+pub fn kpis_merge(
+    py: Python<'_>,
+    customers: u64,
+    orders: u64,
+    revenue: i128,
+    repeat_customers: u64,
+    cost: Option<i128>,
+    scale: u32,
+    rows_outside_window: u64,
+) -> PyResult<Py<PyAny>> {
+    let kpis = Kpis::from_totals(customers, orders, revenue, repeat_customers, cost);
+    kpi_totals(py, kpis, scale, rows_outside_window)
+}
+
+fn kpi_totals(py: Python<'_>, kpis: Kpis, scale: u32, outside: u64) -> PyResult<Py<PyAny>> {
     let totals = KpiTotals {
         customers: kpis.customers,
         orders: kpis.orders,
         revenue: kpis.revenue,
         repeat_customers: kpis.repeat_customers,
         cost: kpis.cost,
-        scale: fed.options.scale,
-        rows_outside_window: aggregate.rows_before_start + aggregate.rows_after_end,
+        scale,
+        rows_outside_window: outside,
         aov: kpis.aov,
         spend_per_customer: kpis.spend_per_customer,
-        mean_scale: fed.options.scale + MEAN_EXTRA_SCALE,
+        mean_scale: scale + MEAN_EXTRA_SCALE,
         purchase_frequency: kpis.purchase_frequency,
         repeat_customer_rate: kpis.repeat_customer_rate,
     };

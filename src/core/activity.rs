@@ -98,6 +98,26 @@ impl Activity {
         Ok(Some((lo, (hi - lo + 1) as usize)))
     }
 
+    /// Widens the period range to `[first, last]`, the span of the whole log when this
+    /// activity is one part of it (a Dask partition): tables over the part then have the
+    /// whole log's rows and add up cell by cell. `Err` naming `span` when the part's own
+    /// purchases fall outside it.
+    pub fn set_span(&mut self, first: i64, last: i64) -> Result<()> {
+        let inside = |p: Option<i64>| p.is_none_or(|p| (first..=last).contains(&p));
+        if first > last || !inside(self.min_period) || !inside(self.max_period) {
+            return Err(CoreError::argument(
+                "span",
+                format!(
+                    "periods {first}..={last} do not cover the purchases ({:?}..={:?})",
+                    self.min_period, self.max_period
+                ),
+            ));
+        }
+        self.min_period = Some(first);
+        self.max_period = Some(last);
+        Ok(())
+    }
+
     /// Partitions per rayon task when folding over them: one run of partitions per thread, so
     /// each task allocates its per-period arrays once.
     pub fn parts_per_task(&self) -> usize {

@@ -55,6 +55,50 @@ impl Cohorts {
     pub fn row(&self, i: usize) -> &[i128] {
         &self.cells[i * self.width..(i + 1) * self.width]
     }
+
+    /// Adds `other`, a matrix of the same span over other customers: cohort sizes and cells
+    /// of disjoint customer sets add up, cohort by cohort (a cohort may be empty in one part).
+    pub fn merge(&self, other: &Cohorts) -> Result<Cohorts> {
+        if self.periods.is_empty() {
+            return Ok(other.clone());
+        }
+        if other.periods.is_empty() {
+            return Ok(self.clone());
+        }
+        if other.width != self.width {
+            return Err(CoreError::argument(
+                "partials",
+                "cohort matrices over different periods cannot be merged",
+            ));
+        }
+        let mut rows: std::collections::BTreeMap<i64, (u64, usize, Vec<i128>)> =
+            std::collections::BTreeMap::new();
+        for table in [self, other] {
+            for (i, &period) in table.periods.iter().enumerate() {
+                let entry = rows
+                    .entry(period)
+                    .or_insert_with(|| (0, table.observable[i], vec![0; table.width]));
+                entry.0 += table.sizes[i];
+                entry.1 = entry.1.min(table.observable[i]);
+                entry
+                    .2
+                    .iter_mut()
+                    .zip(table.row(i))
+                    .for_each(|(a, &b)| *a += b);
+            }
+        }
+        let mut out = Cohorts {
+            width: self.width,
+            ..Cohorts::default()
+        };
+        for (period, (size, observable, cells)) in rows {
+            out.periods.push(period);
+            out.sizes.push(size);
+            out.observable.push(observable);
+            out.cells.extend(cells);
+        }
+        Ok(out)
+    }
 }
 
 pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {

@@ -30,14 +30,32 @@ impl Kpis {
             .par_customers_unordered()
             .map(|c| (c.orders, c.revenue, u64::from(c.orders >= 2)))
             .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-        let customers = aggregate.len() as u64;
+        let cost = with_cost.then_some(aggregate.cost);
+        Kpis::from_totals(
+            aggregate.len() as u64,
+            orders,
+            revenue,
+            repeat_customers,
+            cost,
+        )
+    }
+
+    /// The KPIs of totals: of one log, or the sums over parts of a log that share no
+    /// customer (Dask partitions after a shuffle by customer), which give the same answer.
+    pub fn from_totals(
+        customers: u64,
+        orders: u64,
+        revenue: i128,
+        repeat_customers: u64,
+        cost: Option<i128>,
+    ) -> Kpis {
         let mean = |count: u64| (count > 0).then(|| mean_minor(revenue, count));
         Kpis {
             customers,
             orders,
             revenue,
             repeat_customers,
-            cost: with_cost.then_some(aggregate.cost),
+            cost,
             aov: mean(orders),
             spend_per_customer: mean(customers),
             purchase_frequency: ratio(orders.into(), customers.into()),

@@ -44,6 +44,31 @@ impl Retention {
         self.active.is_empty()
     }
 
+    /// Adds `other`, a table of the same periods over other customers: counts and money of
+    /// disjoint customer sets add up (growth accounting is per customer), so the parts of a
+    /// log shuffled by customer give the whole log's table.
+    pub fn merge(&mut self, other: &Retention) -> Result<()> {
+        if other.first_period != self.first_period || other.len() != self.len() {
+            return Err(CoreError::argument(
+                "partials",
+                "retention tables over different periods cannot be merged",
+            ));
+        }
+        add(&mut self.active, &other.active);
+        add(&mut self.new, &other.new);
+        add(&mut self.retained, &other.retained);
+        add(&mut self.resurrected, &other.resurrected);
+        add(&mut self.churned, &other.churned);
+        add(&mut self.revenue, &other.revenue);
+        add(&mut self.new_revenue, &other.new_revenue);
+        add(&mut self.resurrected_revenue, &other.resurrected_revenue);
+        add(&mut self.retained_revenue, &other.retained_revenue);
+        add(&mut self.expansion_revenue, &other.expansion_revenue);
+        add(&mut self.contraction_revenue, &other.contraction_revenue);
+        add(&mut self.churned_revenue, &other.churned_revenue);
+        Ok(())
+    }
+
     /// active(p − 1), 0 for the first period.
     pub fn previous_active(&self, i: usize) -> i64 {
         if i == 0 {
@@ -114,6 +139,11 @@ impl Retention {
     }
 }
 
+/// Adds `b` to `a`, element by element.
+fn add<T: Copy + std::ops::AddAssign>(a: &mut [T], b: &[T]) {
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+}
+
 /// Partial sums of one group of partitions: `*_diff` are difference arrays (length n + 1).
 struct Acc {
     active_diff: Vec<i64>,
@@ -149,9 +179,6 @@ impl Acc {
     }
 
     fn merge(mut self, other: Acc) -> Acc {
-        fn add<T: Copy + std::ops::AddAssign>(a: &mut [T], b: &[T]) {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
-        }
         add(&mut self.active_diff, &other.active_diff);
         add(&mut self.retained_diff, &other.retained_diff);
         add(&mut self.new, &other.new);

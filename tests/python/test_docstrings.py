@@ -40,6 +40,7 @@ AREAS = {
         "custval.metrics.economics",
         "custval.metrics.nps",
     ],
+    "dask": ["custval.dask.summary", "custval.dask.metrics", "custval.dask.models"],
 }
 
 
@@ -47,6 +48,8 @@ AREAS = {
 def test_docstring_examples(area):
     if area == "plotting":
         pytest.importorskip("matplotlib")
+    if area == "dask":
+        pytest.importorskip("dask.dataframe")
     for name in AREAS[area]:
         module = importlib.import_module(name)
         failures, tried = doctest.testmod(

@@ -170,10 +170,7 @@ def cohorts(
     """
     decimal = _args.check_money(money)
     freq, scale = _args.check_freq(freq), _args.check_scale(scale)
-    if value not in COHORT_VALUES:
-        raise ArgumentError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
-    if value in ("revenue", "cumulative_revenue_per_customer") and amount is None:
-        raise CustvalError(f"value={value!r} needs an amount column (amount=...)")
+    check_cohort_value(value, amount)
     log = _log(data, customer, time, amount, order, dropna)
     return _cohorts(
         log,
@@ -184,6 +181,14 @@ def cohorts(
         scale=scale,
         output=output,
     )
+
+
+def check_cohort_value(value: str, amount: str | None) -> None:
+    """``value=`` of :func:`cohorts` is known, and has the amount column it needs."""
+    if value not in COHORT_VALUES:
+        raise ArgumentError(f"value must be one of {', '.join(map(repr, COHORT_VALUES))}")
+    if value in ("revenue", "cumulative_revenue_per_customer") and amount is None:
+        raise CustvalError(f"value={value!r} needs an amount column (amount=...)")
 
 
 def _cohorts(
@@ -202,6 +207,11 @@ def _cohorts(
     )
     normalized = bool(normalize) and value == "active"
     metadata = _frames.log_metadata(log, freq, value=value, normalize=normalized)
+    return cohort_frame(batch, log, output, metadata)
+
+
+def cohort_frame(batch, log: Log, output: str, metadata: dict[str, Any]):
+    """The native cohort matrix as ``output`` for ``log``: pandas columns 0, 1, 2, …"""
     kind, result = _frames.by_period(batch, "cohort", log, output, metadata)
     if kind == "pandas":
         result.columns = [int(c) if c.isdigit() else c for c in result.columns]  # 0, 1, 2, …

@@ -35,6 +35,29 @@ DEFAULT_SEGMENTS: list[tuple[str, tuple[int, int], tuple[int, int]]] = [
 SegmentRules = Sequence[tuple[str, Any, Any]] | Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
 
 
+class Ranks:
+    """Where values rank among a population, from its distinct values and their counts (which
+    add up over parts of the population, so a distributed one ranks exactly as in memory)."""
+
+    def __init__(self, values: Any, counts: Any):
+        order = np.argsort(np.asarray(values), kind="stable")
+        self.values = np.asarray(values)[order]
+        counts = np.asarray(counts, dtype=np.int64)[order]
+        self.below = np.cumsum(counts) - counts  # population members strictly below each
+        self.n = int(counts.sum())
+
+    @classmethod
+    def of(cls, population: Any) -> Ranks:
+        values, counts = np.unique(np.asarray(population), return_counts=True)
+        return cls(values, counts)
+
+    def scores(self, goodness: Any, bins: int) -> np.ndarray:
+        """1 + floor(bins × (rank − 1) / n), rank = "min" rank of each value (members of the
+        population)."""
+        at = np.searchsorted(self.values, np.asarray(goodness), side="left")
+        return (1 + (bins * self.below[at]) // max(self.n, 1)).astype(np.int64)
+
+
 def rank_scores(goodness: Any, bins: int = 5) -> np.ndarray:
     """Scores 1..``bins``: 1 + floor(bins × (rank − 1) / n), rank = "min" rank of goodness.
 
@@ -47,11 +70,9 @@ def rank_scores(goodness: Any, bins: int = 5) -> np.ndarray:
     [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]
     """
     values = np.asarray(goodness)
-    n = values.size
-    if n == 0:
+    if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    ranks = np.searchsorted(np.sort(values, kind="stable"), values, side="left") + 1
-    return (1 + (bins * (ranks - 1)) // n).astype(np.int64)
+    return Ranks.of(values).scores(values, bins)
 
 
 def _bounds(spec: Any) -> tuple[int, int]:
@@ -129,12 +150,7 @@ def rfm_segments(
     4                                    1.0         1       412    Promising
     5                                   88.0         1       111  Hibernating
     """
-    if not isinstance(bins, int) or bins < 1:
-        raise ArgumentError(f"bins must be a positive integer, got {bins!r}")
-    if segments is None:
-        if bins != 5:
-            raise ArgumentError("the default segments need bins=5; pass segments= for other bins")
-        segments = DEFAULT_SEGMENTS
+    segments = check_segments(bins, segments)
     summary = rfm_summary(
         data,
         customer=customer,
@@ -148,25 +164,60 @@ def rfm_segments(
         dropna=dropna,
         output="arrow",
     )
-    since = pc.subtract(summary.column("T"), summary.column("recency"))
-    n_orders = summary.column("n_orders")
-    r = rank_scores(-since.to_numpy(), bins)
-    f = rank_scores(n_orders.to_numpy(), bins)
+    goodness = rfm_goodness(summary, amount is not None)
+    ranks = {name: Ranks.of(values) for name, values in goodness.items()}
+    table = segment_table(summary, customer, goodness, ranks, bins, segments)
+    metadata = {**_frames.metadata_of(summary), "bins": bins}
+    kind = _frames.resolve(output, _frames.kind_of(data))
+    return _frames.convert(table, kind, index=customer, metadata=metadata)
+
+
+def check_segments(bins: Any, segments: SegmentRules | None) -> SegmentRules:
+    """The segment rules for ``bins`` (the default map needs 5), ``bins`` checked."""
+    if not isinstance(bins, int) or bins < 1:
+        raise ArgumentError(f"bins must be a positive integer, got {bins!r}")
+    if segments is None:
+        if bins != 5:
+            raise ArgumentError("the default segments need bins=5; pass segments= for other bins")
+        return DEFAULT_SEGMENTS
+    return segments
+
+
+def rfm_goodness(summary: pa.Table, with_amount: bool) -> dict[str, np.ndarray]:
+    """What R, F and M rank, higher is better: −(T − recency), ``n_orders``, ``revenue``."""
+    since = pc.subtract(summary.column("T"), summary.column("recency")).to_numpy()
+    out = {"r": -since, "f": summary.column("n_orders").to_numpy()}
+    if with_amount:
+        out["m"] = summary.column("revenue").cast(pa.float64()).to_numpy()
+    return out
+
+
+def segment_table(
+    summary: pa.Table,
+    customer: str,
+    goodness: dict[str, np.ndarray],
+    ranks: dict[str, Ranks],
+    bins: int,
+    segments: SegmentRules,
+) -> pa.Table:
+    """The segments of the customers of ``summary``, scored by their ``ranks`` among all."""
+    r = ranks["r"].scores(goodness["r"], bins)
+    f = ranks["f"].scores(goodness["f"], bins)
+    with_amount = "m" in goodness
     columns: dict[str, Any] = {
         customer: summary.column(customer),
-        "periods_since_last_purchase": since,
-        "n_orders": n_orders,
+        "periods_since_last_purchase": pc.subtract(summary.column("T"), summary.column("recency")),
+        "n_orders": summary.column("n_orders"),
     }
     scores = [r, f]
-    if amount is not None:
-        revenue = summary.column("revenue")
-        m = rank_scores(revenue.cast(pa.float64()).to_numpy(), bins)
-        columns["revenue"] = revenue
+    if with_amount:
+        m = ranks["m"].scores(goodness["m"], bins)
+        columns["revenue"] = summary.column("revenue")
         scores.append(m)
     else:
         m = np.zeros_like(r)
     columns.update(r_score=r, f_score=f)
-    if amount is not None:
+    if with_amount:
         columns["m_score"] = m
     joiner = "-" if bins > 9 else ""
     text = scores[0].astype(str).astype(object)
@@ -174,10 +225,7 @@ def rfm_segments(
         text = text + joiner + s.astype(str).astype(object)
     columns["rfm_score"] = pa.array(text.tolist(), pa.string())
     columns["segment"] = pa.array(_segment_names(segments, r, f, m).tolist(), pa.string())
-    table = pa.table(columns)
-    metadata = {**_frames.metadata_of(summary), "bins": bins}
-    kind = _frames.resolve(output, _frames.kind_of(data))
-    return _frames.convert(table, kind, index=customer, metadata=metadata)
+    return pa.table(columns)
 
 
 def segment_summary(segments_frame: Any, *, output: str = "auto"):
@@ -324,6 +372,15 @@ def concentration_of(values: Any, *, points: int = 101) -> Concentration:
     )
 
 
+def concentration_column(by: str, amount: str | None) -> str:
+    """The summary column :func:`value_concentration` measures for ``by`` (checked)."""
+    if by not in ("revenue", "orders"):
+        raise ArgumentError(f"by must be 'revenue' or 'orders', not {by!r}")
+    if by == "revenue" and amount is None:
+        raise ArgumentError("by='revenue' needs amount=")
+    return "revenue" if by == "revenue" else "n_orders"
+
+
 def value_concentration(
     data: Any,
     *,
@@ -356,10 +413,7 @@ def value_concentration(
     >>> c.top_1pct, c.top_20pct, round(c.gini, 2)
     (0.96, 0.96, 0.76)
     """
-    if by not in ("revenue", "orders"):
-        raise ArgumentError(f"by must be 'revenue' or 'orders', not {by!r}")
-    if by == "revenue" and amount is None:
-        raise ArgumentError("by='revenue' needs amount=")
+    column = concentration_column(by, amount)
     summary = rfm_summary(
         data,
         customer=customer,
@@ -370,5 +424,4 @@ def value_concentration(
         dropna=dropna,
         output="arrow",
     )
-    column = "revenue" if by == "revenue" else "n_orders"
     return concentration_of(summary.column(column).to_numpy(), points=points)

@@ -11,7 +11,7 @@ import pandas as pd
 from custval import _input, _native
 from custval.exceptions import ArgumentError, CustvalError, DataError
 from custval.models.base import _Fitted
-from custval.models.inputs import _Columns, _count, _shaped, _weights
+from custval.models.inputs import _collapsed, _Columns, _count, _shaped, _weights
 
 
 class ShiftedBetaGeo(_Fitted):
@@ -65,6 +65,10 @@ class ShiftedBetaGeo(_Fitted):
             Non-integer values or rows outside ``1 ≤ recency ≤ T``.
         """
         roles = {"recency": recency, "T": T, "weights": weights}
+        if cohort is not None:
+            roles["cohort"] = cohort
+        data, roles = _collapsed(data, roles)
+        roles.pop("cohort", None)
         cols = _Columns(data, roles)
         for role in ("recency", "T"):
             name = roles[role] if isinstance(roles[role], str) else role

@@ -175,6 +175,12 @@ def _validate_rfm(cols: _Columns, names: Mapping[str, str]) -> None:
     when frequency = 0 (errors name the column and the number of rows). The rows are counted
     in one native pass."""
     found = _native.rfm_violations(cols["frequency"], cols["recency"], cols["T"])
+    raise_violations(found, names)
+
+
+def raise_violations(found: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    """Raises the first broken rule of the RFM contract among ``found`` (the row counts of
+    ``_native.rfm_violations``, of one summary or added over its parts)."""
     for k, role in enumerate(("frequency", "recency", "T")):
         name = names[role]
         if found["nan"][k]:
@@ -206,6 +212,18 @@ def _rfm_columns(summary: Any, roles: dict[str, Any]) -> _Columns:
     cols = _Columns(summary, roles)
     _validate_rfm(cols, _names(roles))
     return cols
+
+
+def _collapsed(summary: Any, roles: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A Dask summary → its unique rows of the ``roles`` columns with their customer counts as
+    ``weights``, counted in the workers (see :func:`custval.dask.models.unique_rows`): what
+    the native fit compresses a summary to anyway, so the fit is the same to the bit. Any
+    other summary is returned as is."""
+    if not _frames.is_dask(summary):
+        return summary, roles
+    from custval.dask.models import unique_rows  # dask is optional: imported only for it
+
+    return unique_rows(summary, roles)
 
 
 def _names(roles: Mapping[str, Any]) -> dict[str, str]:

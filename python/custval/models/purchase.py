@@ -17,6 +17,7 @@ from custval import _frames, _input, _native
 from custval.exceptions import ArgumentError, ColumnNotFoundError, CustvalError, DataError
 from custval.models.base import _Fitted
 from custval.models.inputs import (
+    _collapsed,
     _Columns,
     _count,
     _metadata,
@@ -76,6 +77,7 @@ class _PurchaseModel(_Fitted):
             The optimiser did not converge or the data do not identify the model.
         """
         roles = {"frequency": frequency, "recency": recency, "T": T, "weights": weights}
+        summary, roles = _collapsed(summary, roles)
         cols = _rfm_columns(summary, roles)
         self._check_fit_columns(cols, _names(roles))
         w = _weights(cols)

@@ -13,6 +13,7 @@ from custval.models.base import _Fitted
 from custval.models.inputs import (
     _check_finite_nonneg,
     _check_not_include_first,
+    _collapsed,
     _Columns,
     _count,
     _metadata,
@@ -78,8 +79,9 @@ class GammaGamma(_Fitted):
         ConvergenceError
             The optimiser did not converge.
         """
-        _check_not_include_first(_metadata(summary))
         roles = {"frequency": frequency, "monetary_value": monetary_value, "weights": weights}
+        summary, roles = _collapsed(summary, roles)
+        _check_not_include_first(_metadata(summary))
         cols = _Columns(summary, roles)
         names = _names(roles)
         _check_finite_nonneg(names["frequency"], cols["frequency"])
