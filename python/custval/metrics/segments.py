@@ -60,19 +60,35 @@ def _bounds(spec: Any) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _segment_names(rules: SegmentRules, r: np.ndarray, f: np.ndarray, m: np.ndarray):
+def _segment_names(rules: SegmentRules, r: np.ndarray, f: np.ndarray, m: np.ndarray) -> pa.Array:
     if callable(rules):
         names = np.asarray(rules(r, f, m), dtype=object)
         if names.shape != r.shape:
             raise ValueError("a segments callable must return one name per customer")
-        return names
+        return pa.array(names.tolist(), pa.string())
     conditions, names = [], []
     for rule in rules:
         name, r_spec, f_spec = rule
         (r_lo, r_hi), (f_lo, f_hi) = _bounds(r_spec), _bounds(f_spec)
         conditions.append((r >= r_lo) & (r <= r_hi) & (f >= f_lo) & (f <= f_hi))
-        names.append(name)
-    return np.select(conditions, np.asarray(names, dtype=object), default="Other")
+        names.append(str(name))
+    # Rule numbers, then names looked up in Arrow: no Python string per customer (millions).
+    which = np.select(conditions, np.arange(len(names)), default=len(names)).astype(np.int32)
+    dictionary = pa.array([*names, "Other"], pa.string())
+    return pa.DictionaryArray.from_arrays(which, dictionary).dictionary_decode()
+
+
+def _score_text(scores: list[np.ndarray], bins: int) -> pa.Array:
+    """The scores as one string per customer ("545"; joined with "-" when ``bins`` > 9)."""
+    if bins <= 9:  # one digit each: the digits of one integer, formatted by Arrow
+        code = np.zeros_like(scores[0])
+        for score in scores:
+            code = code * 10 + score
+        return pa.array(code).cast(pa.string())
+    text = scores[0].astype(str).astype(object)
+    for score in scores[1:]:
+        text = text + "-" + score.astype(str).astype(object)
+    return pa.array(text.tolist(), pa.string())
 
 
 def rfm_segments(
@@ -147,6 +163,18 @@ def rfm_segments(
         dropna=dropna,
         output="arrow",
     )
+    table = segments_of_summary(summary, customer=customer, bins=bins, segments=segments)
+    metadata = {**_frames.metadata_of(summary), "bins": bins}
+    kind = _frames.resolve(output, _frames.kind_of(data))
+    return _frames.convert(table, kind, index=customer, metadata=metadata)
+
+
+def segments_of_summary(
+    summary: pa.Table, *, customer: str, bins: int, segments: SegmentRules
+) -> pa.Table:
+    """The columns of :func:`rfm_segments` for an Arrow summary of :func:`custval.rfm_summary`
+    (with its ``customer`` column), in the summary's row order; ``revenue`` (and the M score)
+    only when the summary has it."""
     since = pc.subtract(summary.column("T"), summary.column("recency"))
     n_orders = summary.column("n_orders")
     r = rank_scores(-since.to_numpy(), bins)
@@ -157,7 +185,8 @@ def rfm_segments(
         "n_orders": n_orders,
     }
     scores = [r, f]
-    if amount is not None:
+    has_revenue = "revenue" in summary.column_names
+    if has_revenue:
         revenue = summary.column("revenue")
         m = rank_scores(revenue.cast(pa.float64()).to_numpy(), bins)
         columns["revenue"] = revenue
@@ -165,18 +194,11 @@ def rfm_segments(
     else:
         m = np.zeros_like(r)
     columns.update(r_score=r, f_score=f)
-    if amount is not None:
+    if has_revenue:
         columns["m_score"] = m
-    joiner = "-" if bins > 9 else ""
-    text = scores[0].astype(str).astype(object)
-    for s in scores[1:]:
-        text = text + joiner + s.astype(str).astype(object)
-    columns["rfm_score"] = pa.array(text.tolist(), pa.string())
-    columns["segment"] = pa.array(_segment_names(segments, r, f, m).tolist(), pa.string())
-    table = pa.table(columns)
-    metadata = {**_frames.metadata_of(summary), "bins": bins}
-    kind = _frames.resolve(output, _frames.kind_of(data))
-    return _frames.convert(table, kind, index=customer, metadata=metadata)
+    columns["rfm_score"] = _score_text(scores, bins)
+    columns["segment"] = _segment_names(segments, r, f, m)
+    return pa.table(columns)
 
 
 def segment_summary(segments_frame: Any, *, output: str = "auto"):

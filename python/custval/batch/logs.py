@@ -1,0 +1,78 @@
+"""The job's voice: logs on stderr (plain text or one JSON object a line) and progress by
+stage (a bar on a terminal, a plain line per stage otherwise, as schedulers capture it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+LOGGER = logging.getLogger("custval.run")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, message and any ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, default=str)
+
+
+def configure(log_format: str) -> None:
+    """Route the job's log records to stderr in ``log_format`` ("text" or "json")."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s custval %(levelname)s %(message)s"))
+    LOGGER.handlers[:] = [handler]
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
+
+
+class Progress:
+    """Stages of the job, timed; a tqdm bar when stderr is a terminal and text logs are on."""
+
+    def __init__(self, stages: list[str], log_format: str):
+        self.timings: dict[str, float] = {}
+        self._total = len(stages)
+        self._bar = None
+        if log_format == "text" and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=len(stages), unit="stage", file=sys.stderr, leave=False)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        step = len(self.timings) + 1
+        if self._bar is not None:
+            self._bar.set_description(name)
+        else:
+            LOGGER.info(
+                "stage %d/%d: %s", step, self._total, name, extra={"fields": {"stage": name}}
+            )
+        yield
+        seconds = time.perf_counter() - started
+        self.timings[name] = round(seconds, 3)
+        if self._bar is not None:
+            self._bar.update(1)
+        LOGGER.info(
+            "%s done in %.2f s",
+            name,
+            seconds,
+            extra={"fields": {"stage": name, "seconds": round(seconds, 3)}},
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

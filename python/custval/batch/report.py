@@ -1,0 +1,223 @@
+"""report.html: the job's results → figures and small tables → one self-contained page.
+
+Data, figures and template are kept apart (as ydata-profiling does): this module picks what
+to show and formats it, :mod:`custval.batch.figures` draws, ``templates/report.html.j2``
+(autoescaped jinja2, inline CSS, no scripts, no external references) lays it out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import jinja2
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import custval
+from custval.batch import figures
+from custval.batch.options import RunOptions
+from custval.batch.pipeline import TOP_ROWS, Results
+from custval.batch.sources import Inputs
+
+#: Section ids, in page order (tests check that each one is there).
+SECTIONS = (
+    "kpis",
+    "retention",
+    "cohorts",
+    "segments",
+    "concentration",
+    "model-fit",
+    "comparison",
+    "calibration",
+    "tracking",
+    "top-clv",
+    "at-risk",
+    "inputs",
+)
+
+
+def _text(value: Any, digits: int = 2) -> str:
+    """A number as people read it: thousands separators, money to the cent, '—' for none."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value:.1%}"
+
+
+#: How columns of these names read best (anything else: by its type, see ``_text``).
+_WHOLE = {"frequency", "recency", "T", "n_orders", "orders"}
+_SHARES = {"customer_share", "revenue_share", "p_alive"}
+
+
+def _cell(column: str, value: Any, ids: str | None) -> str:
+    value = value.item() if hasattr(value, "item") else value
+    if column == ids:
+        return str(value)  # an id, not a quantity: no thousands separators
+    if column in _SHARES and isinstance(value, float):
+        return _percent(value)
+    if column in _WHOLE and isinstance(value, float) and value == int(value):
+        return f"{int(value):,}"
+    return _text(value)
+
+
+def _rows(
+    table: pa.Table | pd.DataFrame, columns: list[str], ids: str | None = None
+) -> list[list[str]]:
+    """Formatted cells of ``columns`` (``ids`` names the customer id column, kept verbatim)."""
+    if isinstance(table, pd.DataFrame):
+        data = {c: table[c].tolist() for c in columns}
+        n = len(table)
+    else:
+        data = {c: table.column(c).to_pylist() for c in columns}
+        n = table.num_rows
+    return [[_cell(c, data[c][i], ids) for c in columns] for i in range(n)]
+
+
+def _kpi_cards(results: Results) -> list[tuple[str, str]]:
+    k = results.kpis
+    cards = [
+        ("customers", _text(k.customers)),
+        ("orders", _text(k.orders)),
+        ("revenue", _text(k.revenue)),
+        ("average order value", _text(k.aov)),
+        ("orders per customer", _text(k.purchase_frequency)),
+        ("repeat-customer rate", _percent(k.repeat_customer_rate)),
+        ("spend per customer", _text(k.spend_per_customer)),
+    ]
+    if k.gross_margin is not None:
+        cards.append(("gross margin", _text(k.gross_margin)))
+    return cards
+
+
+def _top(customers: pa.Table, sort_by: str) -> pa.Table:
+    table = customers.filter(pc.is_valid(customers.column(sort_by)))
+    return table.sort_by([(sort_by, "descending")]).slice(0, TOP_ROWS)
+
+
+CUSTOMER_COLUMNS = ["frequency", "recency", "T", "revenue", "segment", "p_alive", "clv"]
+
+
+def _customer_rows(table: pa.Table, options: RunOptions) -> list[list[str]]:
+    present = [c for c in CUSTOMER_COLUMNS if c in table.column_names]
+    return _rows(table, [options.customer, *present], ids=options.customer)
+
+
+def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
+    m = results.model
+    out: dict[str, Any] = {
+        "converged": m.converged,
+        "error": m.error,
+        "name": m.name,
+        "calibration_end": m.calibration_end,
+    }
+    if m.comparison is not None:
+        columns = ["model", "aic", "bic", "mae", "rmse", "bias"]
+        frame = m.comparison.reset_index()
+        out["comparison_header"] = ["name", *columns]
+        out["comparison_rows"] = _rows(frame, ["name", *columns])
+        out["comparison_png"] = figures.png_data_uri(figures.model_comparison(m.comparison))
+    if m.evaluation is not None:
+        e = m.evaluation
+        out["evaluation"] = [
+            ("MAE", _text(e.mae, 4), _text(e.baseline.mae, 4)),
+            ("RMSE", _text(e.rmse, 4), _text(e.baseline.rmse, 4)),
+            ("bias", _text(e.bias, 4), _text(e.baseline.bias, 4)),
+            ("normalized Gini", _text(e.gini, 4), "—"),
+        ]
+        out["calibration_png"] = figures.png_data_uri(
+            figures.calibration_purchases(e.conditional_expectation)
+        )
+    if m.tracking is not None:
+        out["tracking_png"] = figures.png_data_uri(figures.tracking(m.tracking, m.calibration_end))
+    if m.purchase is not None:
+        summary = m.purchase.summary()
+        out["parameters"] = [
+            [name, *(_text(float(v), 4) for v in row)] for name, row in summary.iterrows()
+        ]
+        out["fit_png"] = figures.png_data_uri(figures.parameter_intervals(m.purchase))
+        out["fit_stats"] = (
+            f"log-likelihood {m.purchase.log_likelihood_:,.2f}, AIC {m.purchase.aic_:,.2f}, "
+            f"BIC {m.purchase.bic_:,.2f}, {m.purchase.n_obs_:,.0f} customers, time unit "
+            f"{m.purchase.time_unit_['freq']}"
+        )
+    return out
+
+
+def _segment_grid(customers: pa.Table) -> pd.DataFrame:
+    grouped = customers.group_by(["r_score", "f_score", "segment"]).aggregate(
+        [("segment", "count")]
+    )
+    return grouped.rename_columns(["r_score", "f_score", "segment", "customers"]).to_pandas()
+
+
+def context(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, Any]:
+    """Everything the template shows, formatted."""
+    retention = results.retention.to_pandas().set_index("period")
+    cohorts = results.cohorts.to_pandas().set_index("cohort")
+    customers = results.customers
+    segment_columns = [
+        c
+        for c in ("segment", "customers", "customer_share", "revenue", "revenue_share", "aov")
+        if c in results.segments.column_names
+    ]
+    ctx: dict[str, Any] = {
+        "version": custval.__version__,
+        "observation_end": results.observation_end,
+        "options": options,
+        "inputs": inputs,
+        "kpis": _kpi_cards(results),
+        "retention_png": figures.png_data_uri(figures.retention_chart(retention)),
+        "retention_rows": _rows(
+            retention.reset_index().tail(12),
+            ["period", "active", "new", "retained", "resurrected", "churned"],
+        ),
+        "cohorts_png": figures.png_data_uri(figures.cohort_heatmap(cohorts), figsize=(8, 5)),
+        "segments_png": figures.png_data_uri(
+            figures.segment_map(_segment_grid(customers)), figsize=(8, 5.5)
+        ),
+        "segment_header": segment_columns,
+        "segment_rows": _rows(results.segments, segment_columns),
+        "concentration": results.concentration,
+        "model": _model_section(results, options),
+        "dropped": results.dropped,
+        "customer_header": [options.customer]
+        + [c for c in CUSTOMER_COLUMNS if c in customers.column_names],
+    }
+    if results.concentration is not None:
+        ctx["lorenz_png"] = figures.png_data_uri(figures.lorenz_curve(results.concentration))
+    if results.model.converged and options.amount is not None:
+        ctx["top_clv_rows"] = _customer_rows(_top(customers, "clv"), options)
+    if results.model.at_risk is not None:
+        risky = results.model.at_risk.head(TOP_ROWS).reset_index()
+        ctx["at_risk_header"] = list(risky.columns)
+        ctx["at_risk_rows"] = _rows(risky, list(risky.columns), ids=options.customer)
+        ctx["at_risk_total"] = len(results.model.at_risk)
+    return ctx
+
+
+def render(options: RunOptions, inputs: Inputs, results: Results) -> str:
+    """The report as one HTML string."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("custval.batch", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["num"] = _text
+    environment.filters["pct"] = _percent
+    template = environment.get_template("report.html.j2")
+    return template.render(sections=SECTIONS, **context(options, inputs, results))
