@@ -119,12 +119,20 @@ def _customer_rows(table: pa.Table, options: RunOptions) -> list[list[str]]:
 
 def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
     m = results.model
-    out: dict[str, Any] = {
-        "converged": m.converged,
-        "error": m.error,
-        "name": m.name,
-        "calibration_end": m.calibration_end,
-    }
+    out: dict[str, Any] = dict.fromkeys(
+        (
+            "parameters",
+            "fit_png",
+            "fit_stats",
+            "comparison_header",
+            "comparison_rows",
+            "comparison_png",
+            "evaluation",
+            "calibration_png",
+            "tracking_png",
+        )
+    )
+    out.update(converged=m.converged, error=m.error, name=m.name, calibration_end=m.calibration_end)
     if m.comparison is not None:
         columns = ["model", "aic", "bic", "mae", "rmse", "bias"]
         frame = m.comparison.reset_index()
@@ -198,6 +206,8 @@ def context(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, 
         "customer_header": [options.customer]
         + [c for c in CUSTOMER_COLUMNS if c in customers.column_names],
     }
+    ctx.update(dict.fromkeys(("lorenz_png", "top_clv_rows", "at_risk_header", "at_risk_rows")))
+    ctx["at_risk_total"] = 0
     if results.concentration is not None:
         ctx["lorenz_png"] = figures.png_data_uri(figures.lorenz_curve(results.concentration))
     if results.model.converged and options.amount is not None:
