@@ -7,7 +7,7 @@ dict of NumPy arrays or Parquet/CSV paths; outputs mirror the input type.
 
 import warnings
 
-from custval import datasets, models
+from custval import datasets, models, plotting
 from custval._native import __version__, get_num_threads, is_release_build, set_num_threads
 from custval.exceptions import (
     ColumnNotFoundError,
@@ -90,6 +90,7 @@ __all__ = [
     "kpis",
     "models",
     "nps",
+    "plotting",
     "retention",
     "retention_cost",
     "rfm_segments",

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _args, _frames, _input, _native
+from custval import _args, _display, _frames, _input, _native
 from custval._input import Log
 
 
@@ -306,9 +306,37 @@ class Kpis:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _rows(self, *, words: bool) -> list[tuple[str, str]]:
+        scale = _display.scale_of(self.revenue)
+        shown = [
+            ("customers", "Customers", _display.count(self.customers)),
+            ("orders", "Orders", _display.count(self.orders)),
+            ("revenue", "Revenue", _display.money(self.revenue, scale)),
+            ("aov", "Average order value", _display.money(self.aov, scale)),
+            ("purchase_frequency", "Orders per customer", _display.number(self.purchase_frequency)),
+            (
+                "repeat_customer_rate",
+                "Repeat-customer rate",
+                _display.rate(self.repeat_customer_rate),
+            ),
+            (
+                "spend_per_customer",
+                "Spend per customer",
+                _display.money(self.spend_per_customer, scale),
+            ),
+        ]
+        if self.gross_margin is not None:
+            shown.append(("gross_margin", "Gross margin", _display.money(self.gross_margin, scale)))
+            shown.append(
+                ("gross_margin_rate", "Gross margin rate", _display.rate(self.gross_margin_rate))
+            )
+        return [(label if words else name, value) for name, label, value in shown]
+
     def __repr__(self) -> str:
-        rows = [f"  {name:<22} {value}" for name, value in self.to_dict().items()]
-        return "Kpis(\n" + "\n".join(rows) + "\n)"
+        return "Kpis\n" + _display.text_table(["kpi", "value"], self._rows(words=False))
+
+    def _repr_html_(self) -> str:
+        return _display.html_table(["KPI", "value"], self._rows(words=True), caption="KPIs")
 
 
 def _exact(minor: int | None, scale: int) -> Decimal | None:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import sys
+
+# Plots render off-screen, in tests and in their doctests alike.
+os.environ.setdefault("MPLBACKEND", "Agg")
 from pathlib import Path
 
 import pandas as pd

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import sys
 
 import pytest
 
 # The modules with examples, by area (models and metrics are packages: one module a topic).
 AREAS = {
     "summary": ["custval.summary"],
-    "datasets": ["custval.datasets"],
+    "datasets": ["custval.datasets.simulate"],
     "models": ["custval.models.purchase", "custval.models.spend", "custval.models.contractual"],
     "clv": ["custval.models.clv"],
     "tracking": ["custval.models.tracking"],
@@ -18,6 +19,13 @@ AREAS = {
         "custval.models.evaluation",
         "custval.models.comparison",
         "custval.models.risk",
+    ],
+    "datasets_public": ["custval.datasets.public"],
+    "plotting": [
+        "custval.plotting.models",
+        "custval.plotting.evaluation",
+        "custval.plotting.tracking",
+        "custval.plotting.metrics",
     ],
     "metrics": [
         "custval.metrics.growth",
@@ -30,6 +38,8 @@ AREAS = {
 
 @pytest.mark.parametrize("area", AREAS)
 def test_docstring_examples(area):
+    if area == "plotting":
+        pytest.importorskip("matplotlib")
     for name in AREAS[area]:
         module = importlib.import_module(name)
         failures, tried = doctest.testmod(
@@ -37,3 +47,5 @@ def test_docstring_examples(area):
         )
         assert tried > 0, f"{name} has no examples"
         assert failures == 0
+    if "matplotlib.pyplot" in sys.modules:  # the plotting examples open figures
+        sys.modules["matplotlib.pyplot"].close("all")

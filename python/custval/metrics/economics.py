@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from custval import _frames, _input
+from custval import _display, _frames, _input
 from custval.metrics.growth import _cohorts, _retention
 
 
@@ -91,6 +91,11 @@ class ClvToCac(NamedTuple):
 
     ratio: float
     difference: float
+
+    def _repr_html_(self) -> str:
+        ratio = "—" if _display.missing(self.ratio) else f"{self.ratio:,.2f} : 1"
+        rows = [("CLV : CAC", ratio), ("CLV − CAC", _display.money(self.difference))]
+        return _display.html_table(["", "value"], rows, caption="CLV against CAC")
 
 
 def clv_to_cac(clv: float, cac: float) -> ClvToCac:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custval import _frames
+from custval import _display, _frames
 from custval.exceptions import ColumnNotFoundError, DataError
 
 _Z95 = 1.959963984540054
@@ -33,6 +33,26 @@ class Nps:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def _repr_html_(self) -> str:
+        def share(part: int) -> str:
+            return _display.rate(part / self.n if self.n else None)
+
+        score = "—" if self.nps is None else f"{self.nps:+.1f}"
+        interval = (
+            "—"
+            if self.ci_low is None or self.ci_high is None
+            else f"{self.ci_low:+.1f} … {self.ci_high:+.1f}"
+        )
+        rows = [
+            ("NPS", score, ""),
+            ("95 % interval", interval, ""),
+            ("promoters", _display.count(self.promoters), share(self.promoters)),
+            ("passives", _display.count(self.passives), share(self.passives)),
+            ("detractors", _display.count(self.detractors), share(self.detractors)),
+            ("responses", _display.count(self.n), ""),
+        ]
+        return _display.html_table(["", "value", "share"], rows, caption="Net Promoter Score")
 
 
 def _nps_columns(promoters, passives, detractors) -> dict[str, np.ndarray]:

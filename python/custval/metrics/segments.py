@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _frames
+from custval import _display, _frames
 from custval.summary import rfm_summary
 
 #: Default (R, F) segments, first match wins; covers the whole 5 × 5 grid (DESIGN.md §4).
@@ -288,6 +288,18 @@ class Concentration:
         shown = ("customers", "total", "top_1pct", "top_5pct", "top_10pct", "top_20pct", "gini")
         body = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
         return f"Concentration({body})"
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("customers", _display.count(self.customers)),
+            ("total value", _display.money(self.total)),
+            *(
+                (f"share of the top {p} %", _display.rate(getattr(self, f"top_{p}pct")))
+                for p in (1, 5, 10, 20)
+            ),
+            ("Gini coefficient", _display.number(self.gini, 3)),
+        ]
+        return _display.html_table(["", "value"], rows, caption="Value concentration")
 
 
 def concentration_of(values: Any, *, points: int = 101) -> Concentration:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custval import _native
+from custval import _display, _native
 from custval.exceptions import CustvalError
 from custval.models.inputs import _parse_time_unit
 
@@ -101,6 +101,47 @@ class _Fitted:
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         extra = f", log_likelihood={self.log_likelihood_:.2f}" if self.log_likelihood_ else ""
         return f"{type(self).__name__}({params}{extra})"
+
+    def _display_parts(self) -> tuple[str, list[tuple], list[tuple[str, str]]]:
+        """(caption, parameter rows, fit statistics) of the rich display."""
+        frame = self.summary()
+        rows = [
+            (
+                " / ".join(map(str, label)) if isinstance(label, tuple) else str(label),
+                *(
+                    frame.loc[label, c]
+                    for c in ("estimate", "standard_error", "lower_95", "upper_95")
+                ),
+            )
+            for label in frame.index
+        ]
+        stats = frame.attrs
+        unit = _display.time_unit_text(self.time_unit_) if self.time_unit_ else "unknown"
+        facts = [
+            ("log-likelihood", _display.number(stats.get("log_likelihood"))),
+            ("AIC", _display.number(stats.get("aic"))),
+            ("BIC", _display.number(stats.get("bic"))),
+            ("customers", _display.count(stats.get("n_obs"))),
+            ("unique rows", _display.count(stats.get("n_unique"))),
+            ("iterations", _display.count(stats.get("iterations"))),
+            ("converged", {True: "yes", False: "NO"}.get(stats.get("converged"), "—")),
+            ("time unit", unit),
+        ]
+        if stats.get("penalizer"):
+            facts.append(("penalizer", _display.number(stats["penalizer"])))
+        facts = [(k, v) for k, v in facts if v != "—"]
+        return f"{type(self).__name__}, maximum-likelihood fit", rows, facts
+
+    def _repr_html_(self) -> str:
+        """Parameters with standard errors and 95 % intervals, then the fit statistics."""
+        if self.params_ is None and getattr(self, "_by_cohort", None) is None:
+            return _display.paragraph(f"{type(self).__name__} (not fitted)")
+        caption, rows, facts = self._display_parts()
+        header = ["parameter", "estimate", "std. error", "lower 95 %", "upper 95 %"]
+        return _display.block(
+            _display.html_table(header, rows, caption=caption),
+            _display.html_table(["fit", ""], facts),
+        )
 
     # -- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

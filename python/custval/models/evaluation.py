@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custval import _frames
+from custval import _display, _frames
 from custval.exceptions import CustvalError
 from custval.models.holdout import (
     _NO_PURCHASES,
@@ -178,14 +178,39 @@ class Evaluation:
         )
 
     def _repr_html_(self) -> str:
-        def html(frame: pd.DataFrame) -> str:
-            return frame.to_html(float_format=lambda v: f"{v:.4f}")
+        def rows(frame: pd.DataFrame) -> list[list[Any]]:
+            return [
+                [str(label), *values]
+                for label, values in zip(frame.index, frame.itertuples(index=False), strict=True)
+            ]
 
-        figures = "".join(f"<p>{line}</p>" for line in self._figures())
-        return (
-            f"<div><p><b>{self._title()}</b></p>{html(self.to_frame(output='pandas'))}"
-            f"{figures}<p>Conditional expectation</p>{html(self.conditional_expectation)}"
-            f"<p>Deciles (by {self.ranked_by})</p>{html(self.deciles)}</div>"
+        metrics = self.to_frame(output="pandas")
+        metric_rows = [
+            [
+                str(name),
+                *(
+                    _display.rate(v) if name == "relative_total_error" else _display.number(v)
+                    for v in values
+                ),
+            ]
+            for name, values in zip(metrics.index, metrics.itertuples(index=False), strict=True)
+        ]
+        expectation = self.conditional_expectation
+        return _display.block(
+            _display.html_table(
+                ["metric", "model", "baseline"], metric_rows, caption=self._title()
+            ),
+            *(_display.paragraph(line) for line in self._figures()),
+            _display.html_table(
+                ["purchases in calibration", *expectation.columns],
+                rows(expectation),
+                caption="Conditional expectation of holdout purchases",
+            ),
+            _display.html_table(
+                ["decile", *self.deciles.columns],
+                rows(self.deciles),
+                caption=f"Deciles (by {self.ranked_by})",
+            ),
         )
 
 

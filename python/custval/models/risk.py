@@ -110,43 +110,14 @@ def at_risk(
     >>> bool(risky["value_at_risk"].is_monotonic_decreasing)
     True
     """
-    model = _fitted(purchase_model, "purchase_model")
-    spend = _spend_model(spend_model)
     threshold = _share(p_alive_below, "p_alive_below", closed=False)
     share = _share(top_value_share, "top_value_share", closed=True)
-    if model.time_unit_ is not None and _resolve_time_unit(summary, None) is not None:
-        model._unit_for(summary)  # the units must agree
-    value_column = monetary_value if spend is not None else revenue
-    roles = {"frequency": frequency, "recency": recency, "T": T, "value": value_column}
-    try:
-        cols = _rfm_columns(summary, roles)
-    except ColumnNotFoundError as err:
-        if f"column {value_column!r} not found" not in str(err):
-            raise _named("summary", err) from None
-        if spend is not None:
-            raise CustvalError(
-                f"spend_model: the summary has no {value_column!r} column: make it with "
-                "rfm_summary(..., amount=) or pass monetary_value="
-            ) from None
-        raise ColumnNotFoundError(
-            f"summary: {err}; make it with rfm_summary(..., amount=) or give a spend_model"
-        ) from None
-    except DataError as err:
-        raise _named("summary", err) from None
+    roles = {"frequency": frequency, "recency": recency, "T": T}
+    cols, value, p_alive, spend = customer_risk(
+        purchase_model, summary, spend_model, roles, revenue=revenue, monetary_value=monetary_value
+    )
     x, tx, tt = cols["frequency"], cols["recency"], cols["T"]
-    if spend is not None:
-        value = np.asarray(spend.conditional_expected_spend(x, cols["value"]), dtype=np.float64)
-    else:
-        value = cols["value"]
-        bad = int(np.count_nonzero(np.isnan(value)))
-        if bad:
-            raise DataError(f"summary: column {value_column!r}: NaN or null values ({bad} rows)")
-    n = value.size
-    p_alive = _native.p_alive(model._native_name, model._require_fit(), x, tx, tt, 0.0)
-    keep = p_alive < threshold
-    if n:
-        top = max(1, math.ceil(share * n - 1e-9))
-        keep &= value >= np.partition(value, n - top)[n - top]
+    keep = (p_alive < threshold) & (value >= value_cut(value, share))
     rows = np.flatnonzero(keep)
     at_stake = value[rows] * (1.0 - p_alive[rows])
     order = np.argsort(-at_stake, kind="stable")
@@ -162,7 +133,7 @@ def at_risk(
     meta = _metadata(summary) | {
         "p_alive_below": threshold,
         "top_value_share": share,
-        "value": "expected_spend" if spend is not None else value_column,
+        "value": "expected_spend" if spend is not None else revenue,
     }
     return _output(summary, cols, rows, result, customer, output, meta)
 
@@ -184,3 +155,56 @@ def _output(summary, cols, rows: np.ndarray, result: dict, customer: str, output
     columns.update(result)
     index = customer if customer in columns else None
     return _frames.convert(pa.table(columns), kind, index=index, metadata=meta)
+
+
+def customer_risk(
+    purchase_model: Any,
+    summary: Any,
+    spend_model: Any,
+    roles: dict[str, Any],
+    *,
+    revenue: str = "revenue",
+    monetary_value: str = "monetary_value",
+) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    """(columns, value, P(alive), spend model) of every customer of ``summary``: what
+    :func:`at_risk` selects from and its plot draws."""
+    model = _fitted(purchase_model, "purchase_model")
+    spend = _spend_model(spend_model)
+    if model.time_unit_ is not None and _resolve_time_unit(summary, None) is not None:
+        model._unit_for(summary)  # the units must agree
+    value_column = monetary_value if spend is not None else revenue
+    try:
+        cols = _rfm_columns(summary, roles | {"value": value_column})
+    except ColumnNotFoundError as err:
+        if f"column {value_column!r} not found" not in str(err):
+            raise _named("summary", err) from None
+        if spend is not None:
+            raise CustvalError(
+                f"spend_model: the summary has no {value_column!r} column: make it with "
+                "rfm_summary(..., amount=) or pass monetary_value="
+            ) from None
+        raise ColumnNotFoundError(
+            f"summary: {err}; make it with rfm_summary(..., amount=) or give a spend_model"
+        ) from None
+    except DataError as err:
+        raise _named("summary", err) from None
+    x, tx, tt = cols["frequency"], cols["recency"], cols["T"]
+    if spend is not None:
+        value = np.asarray(spend.conditional_expected_spend(x, cols["value"]), dtype=np.float64)
+    else:
+        value = cols["value"]
+        bad = int(np.count_nonzero(np.isnan(value)))
+        if bad:
+            raise DataError(f"summary: column {value_column!r}: NaN or null values ({bad} rows)")
+    p_alive = _native.p_alive(model._native_name, model._require_fit(), x, tx, tt, 0.0)
+    return cols, value, p_alive, spend
+
+
+def value_cut(value: np.ndarray, share: float) -> float:
+    """The lowest value among the top ``share`` of customers (⌈share × n⌉ of them; customers
+    tied with the last one are in too); +inf with no customers."""
+    n = value.size
+    if n == 0:
+        return float("inf")
+    top = max(1, math.ceil(share * n - 1e-9))
+    return float(np.partition(value, n - top)[n - top])

@@ -1,4 +1,4 @@
-"""Synthetic transaction logs, so every demo, doc and benchmark runs without a download."""
+"""Synthetic transaction logs and customer bases drawn from the BTYD models (known truth)."""
 
 from __future__ import annotations
 
