@@ -55,7 +55,6 @@ class ModelOutcome:
     comparison: pd.DataFrame | None = None
     failed_candidates: dict[str, str] = field(default_factory=dict)
     evaluation: Any = None
-    tracking: pd.DataFrame | None = None
     predictions: pa.Table | None = None
     at_risk: pd.DataFrame | None = None
     horizon_in_model_units: float | None = None
@@ -71,12 +70,14 @@ class Results:
     """Everything the outputs and the report are made of."""
 
     observation_end: str
+    first_purchase: pd.Timestamp
     summary: pa.Table
     kpis: custval.Kpis
     concentration: Any
     retention: pa.Table
     cohorts: pa.Table
     segments: pa.Table  # one row per segment
+    segments_by_customer: pa.Table  # the columns of rfm_segments
     customers: pa.Table
     model: ModelOutcome
     dropped: dict[str, Any]
@@ -135,8 +136,8 @@ def _fit_candidates(holdout: pa.Table, outcome: ModelOutcome, names: tuple[str, 
 
 
 def _choose_model(options: RunOptions, inputs: Inputs, end: str, first: pd.Timestamp, outcome):
-    """Fit the candidates on the calibration split, compare them on the holdout, evaluate the
-    best (lowest holdout MAE) and track it against the log."""
+    """Fit the candidates on the calibration split, compare them on the holdout and evaluate
+    the best (lowest holdout MAE)."""
     roles = _roles(options)
     outcome.calibration_end = options.calibration_end or default_calibration_end(
         first, pd.Timestamp(end)
@@ -160,17 +161,6 @@ def _choose_model(options: RunOptions, inputs: Inputs, end: str, first: pd.Times
     outcome.name = next(n for n in outcome.comparison.index if n != "baseline")
     outcome.calibration_model = fitted[outcome.name]
     outcome.evaluation = custval.evaluate(outcome.calibration_model, holdout)
-    periods = pd.Period(pd.Timestamp(end), options.freq) - pd.Period(first, options.freq)
-    outcome.tracking = custval.expected_cumulative_transactions(
-        outcome.calibration_model,
-        inputs.dataset,
-        customer=options.customer,
-        time=options.time,
-        t=periods.n + 1,
-        freq=options.freq,
-        observation_end=end,
-        output="pandas",
-    )
 
 
 def _score(options: RunOptions, summary: pa.Table, outcome: ModelOutcome) -> None:
@@ -332,12 +322,14 @@ def run(options: RunOptions, inputs: Inputs, progress: Progress) -> Results:
     }
     return Results(
         observation_end=end,
+        first_purchase=first,
         summary=summary,
         kpis=kpis,
         concentration=concentration,
         retention=retention,
         cohorts=cohorts,
         segments=segments,
+        segments_by_customer=by_customer,
         customers=_customers(summary, by_customer, options, outcome),
         model=outcome,
         dropped=dropped,

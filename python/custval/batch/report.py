@@ -7,6 +7,7 @@ to show and formats it, :mod:`custval.batch.figures` draws, ``templates/report.h
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import custval
+from custval import plotting
 from custval.batch import figures
 from custval.batch.options import RunOptions
 from custval.batch.pipeline import TOP_ROWS, Results
@@ -50,7 +52,7 @@ def _text(value: Any, digits: int = 2) -> str:
         return f"{value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, dt.date):  # datetimes and pandas Timestamps too
         return f"{value:%Y-%m-%d}"
     return str(value)
 
@@ -62,6 +64,7 @@ def _percent(value: float | None) -> str:
 #: How columns of these names read best (anything else: by its type, see ``_text``).
 _WHOLE = {"frequency", "recency", "T", "n_orders", "orders"}
 _SHARES = {"customer_share", "revenue_share", "p_alive"}
+_ERRORS = {"mae", "rmse", "bias"}  # errors of about one purchase: four places tell models apart
 
 
 def _cell(column: str, value: Any, ids: str | None) -> str:
@@ -72,6 +75,8 @@ def _cell(column: str, value: Any, ids: str | None) -> str:
         return _percent(value)
     if column in _WHOLE and isinstance(value, float) and value == int(value):
         return f"{int(value):,}"
+    if column in _ERRORS:
+        return _text(value, 4)
     return _text(value)
 
 
@@ -117,12 +122,36 @@ def _customer_rows(table: pa.Table, options: RunOptions) -> list[list[str]]:
     return _rows(table, [options.customer, *present], ids=options.customer)
 
 
-def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
+def _png(plot: Any, *args: Any, figsize: tuple[float, float] = figures.FIGSIZE, **options: Any):
+    return figures.png_data_uri(figures.plotted(plot, *args, **options), figsize=figsize)
+
+
+def _tracking_png(options: RunOptions, inputs: Inputs, results: Results) -> str:
+    """The calibration model's expected cumulative repeat purchases against the log's, from
+    the first purchase period to the observation end (one more pass over the input)."""
+    m = results.model
+    end = pd.Timestamp(results.observation_end)
+    periods = pd.Period(end, options.freq) - pd.Period(results.first_purchase, options.freq)
+    return _png(
+        plotting.plot_cumulative_transactions,
+        m.calibration_model,
+        inputs.dataset,
+        customer=options.customer,
+        time=options.time,
+        t=periods.n + 1,
+        t_cal=m.calibration_end,
+        freq=options.freq,
+        observation_end=results.observation_end,
+    )
+
+
+def _model_section(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, Any]:
     m = results.model
     out: dict[str, Any] = dict.fromkeys(
         (
             "parameters",
             "fit_png",
+            "period_png",
             "fit_stats",
             "comparison_header",
             "comparison_rows",
@@ -138,7 +167,7 @@ def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
         frame = m.comparison.reset_index()
         out["comparison_header"] = ["name", *columns]
         out["comparison_rows"] = _rows(frame, ["name", *columns])
-        out["comparison_png"] = figures.png_data_uri(figures.model_comparison(m.comparison))
+        out["comparison_png"] = _png(plotting.plot_model_comparison, m.comparison)
     if m.evaluation is not None:
         e = m.evaluation
         out["evaluation"] = [
@@ -147,17 +176,18 @@ def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
             ("bias", _text(e.bias, 4), _text(e.baseline.bias, 4)),
             ("normalized Gini", _text(e.gini, 4), "—"),
         ]
-        out["calibration_png"] = figures.png_data_uri(
-            figures.calibration_purchases(e.conditional_expectation)
-        )
-    if m.tracking is not None:
-        out["tracking_png"] = figures.png_data_uri(figures.tracking(m.tracking, m.calibration_end))
+        out["calibration_png"] = _png(plotting.plot_calibration_purchases_vs_holdout_purchases, e)
+        out["tracking_png"] = _tracking_png(options, inputs, results)
     if m.purchase is not None:
         summary = m.purchase.summary()
         out["parameters"] = [
             [name, *(_text(float(v), 4) for v in row)] for name, row in summary.iterrows()
         ]
-        out["fit_png"] = figures.png_data_uri(figures.parameter_intervals(m.purchase))
+        out["fit_png"] = figures.png_data_uri(
+            figures.parameter_intervals(m.purchase),
+            figsize=(8, 1.2 + 0.45 * len(m.purchase.params_)),
+        )
+        out["period_png"] = _png(plotting.plot_period_transactions, m.purchase, results.summary)
         out["fit_stats"] = (
             f"log-likelihood {m.purchase.log_likelihood_:,.2f}, AIC {m.purchase.aic_:,.2f}, "
             f"BIC {m.purchase.bic_:,.2f}, {m.purchase.n_obs_:,.0f} customers, time unit "
@@ -166,18 +196,17 @@ def _model_section(results: Results, options: RunOptions) -> dict[str, Any]:
     return out
 
 
-def _segment_grid(customers: pa.Table) -> pd.DataFrame:
-    grouped = customers.group_by(["r_score", "f_score", "segment"]).aggregate(
-        [("segment", "count")]
-    )
-    return grouped.rename_columns(["r_score", "f_score", "segment", "customers"]).to_pandas()
+def _at_risk_png(results: Results) -> str:
+    m = results.model
+    everyone = results.customers.num_rows <= figures.SCATTER_EVERYONE_UP_TO
+    context = (m.purchase, results.summary) if everyone else ()
+    return _png(plotting.plot_at_risk, m.at_risk, *context, spend_model=m.spend)
 
 
 def context(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, Any]:
     """Everything the template shows, formatted."""
-    retention = results.retention.to_pandas().set_index("period")
-    cohorts = results.cohorts.to_pandas().set_index("cohort")
     customers = results.customers
+    retention = results.retention
     segment_columns = [
         c
         for c in ("segment", "customers", "customer_share", "revenue", "revenue_share", "aov")
@@ -189,34 +218,41 @@ def context(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, 
         "options": options,
         "inputs": inputs,
         "kpis": _kpi_cards(results),
-        "retention_png": figures.png_data_uri(figures.retention_chart(retention)),
+        "retention_png": _png(plotting.plot_retention, retention),
+        "retention_revenue_png": None,
         "retention_rows": _rows(
-            retention.reset_index().tail(12),
+            retention.slice(max(0, retention.num_rows - 12)),
             ["period", "active", "new", "retained", "resurrected", "churned"],
         ),
-        "cohorts_png": figures.png_data_uri(figures.cohort_heatmap(cohorts), figsize=(8, 5)),
-        "segments_png": figures.png_data_uri(
-            figures.segment_map(_segment_grid(customers)), figsize=(8, 5.5)
+        "cohorts_png": _png(plotting.plot_cohorts, results.cohorts, figsize=(8, 5.5)),
+        "segments_png": _png(
+            plotting.plot_segments, results.segments_by_customer, figsize=(8, 5.5)
         ),
         "segment_header": segment_columns,
         "segment_rows": _rows(results.segments, segment_columns),
         "concentration": results.concentration,
-        "model": _model_section(results, options),
+        "model": _model_section(options, inputs, results),
         "dropped": results.dropped,
         "customer_header": [options.customer]
         + [c for c in CUSTOMER_COLUMNS if c in customers.column_names],
     }
-    ctx.update(dict.fromkeys(("lorenz_png", "top_clv_rows", "at_risk_header", "at_risk_rows")))
+    keys = ("lorenz_png", "clv_png", "top_clv_rows", "at_risk_png", "at_risk_header")
+    ctx.update(dict.fromkeys((*keys, "at_risk_rows")))
     ctx["at_risk_total"] = 0
+    if options.amount is not None:
+        ctx["retention_revenue_png"] = _png(plotting.plot_retention, retention, "revenue")
     if results.concentration is not None:
-        ctx["lorenz_png"] = figures.png_data_uri(figures.lorenz_curve(results.concentration))
+        ctx["lorenz_png"] = _png(plotting.plot_lorenz, results.concentration)
     if results.model.converged and options.amount is not None:
         ctx["top_clv_rows"] = _customer_rows(_top(customers, "clv"), options)
+        clv = customers.column("clv").to_numpy()
+        ctx["clv_png"] = _png(plotting.plot_clv_distribution, clv)
     if results.model.at_risk is not None:
         risky = results.model.at_risk.head(TOP_ROWS).reset_index()
         ctx["at_risk_header"] = list(risky.columns)
         ctx["at_risk_rows"] = _rows(risky, list(risky.columns), ids=options.customer)
         ctx["at_risk_total"] = len(results.model.at_risk)
+        ctx["at_risk_png"] = _at_risk_png(results)
     return ctx
 
 
