@@ -132,8 +132,9 @@ def main() -> None:
         f"  {summary['customers']:,} customers, revenue {summary['revenue']}, model "
         f"{summary['model']}, {summary['at_risk']:,} at risk"
     )
+    peaks = manifest["peak_rss_mib"]
     for stage, seconds in manifest["timings_s"].items():
-        print(f"  {stage:<10} {seconds:8.1f} s")
+        print(f"  {stage:<10} {seconds:8.1f} s  peak {peaks.get(stage) or 0:8,.0f} MiB")
     limit = 4 * 1024
     verdict = "below" if result["peak_rss_mib"] < limit else "ABOVE"
     print(f"peak RSS {verdict} the 4 GiB target")

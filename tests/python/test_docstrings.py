@@ -27,6 +27,7 @@ AREAS = {
         "custval.plotting.tracking",
         "custval.plotting.metrics",
     ],
+    "batch": ["custval.batch", "custval.batch.pipeline"],
     "metrics": [
         "custval.metrics.growth",
         "custval.metrics.segments",

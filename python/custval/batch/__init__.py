@@ -22,8 +22,39 @@ __all__ = ["ExitCode", "RunOptions", "add_parser", "execute", "main"]
 
 
 def execute(options: RunOptions) -> int:
-    """Run the job with ``options``; the exit code (0 done, 3 bad input, 4 no convergence,
-    5 cannot write, 143 SIGTERM)."""
+    """Run the job with ``options``, as ``custval run`` does; returns the exit code.
+
+    Exit codes (:class:`ExitCode`): 0 done, 2 usage error, 3 bad input data, 4 a model did not
+    converge (everything else written), 5 cannot write OUTDIR, 143 SIGTERM. Logs go to
+    stderr; the last line printed on stdout is the JSON summary.
+
+    Parameters
+    ----------
+    options : RunOptions
+        The inputs, OUTDIR and every option of ``custval run`` (see ``custval run --help``).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pyarrow.parquet as pq
+    >>> import custval
+    >>> from custval.batch import RunOptions, execute
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> log = custval.datasets.simulate_transactions(500, seed=1, output="arrow")
+    >>> pq.write_table(log, folder / "log.parquet")
+    >>> options = RunOptions(inputs=(str(folder / "log.parquet"),), outdir=str(folder / "out"),
+    ...                      amount="amount", order="order_id", report=False)
+    >>> execute(options)  # doctest: +ELLIPSIS
+    {"status": "complete", "exit_code": 0, ..., "customers": 500, ...}
+    0
+    >>> sorted(p.name for p in (folder / "out").iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['cohorts.parquet', 'customers.parquet', 'kpis.json', 'manifest.json', 'model.json',
+     'retention.parquet', 'segments.parquet']
+    """
     from custval.batch.job import execute as run_job
 
     return run_job(options)

@@ -74,7 +74,7 @@ def execute(options: RunOptions) -> int:
                     _report(staging, options, inputs, results)
             outputs = sorted(staging.files)
             document = manifest.manifest_document(
-                options, inputs, results, dict(staging.files), progress.timings, int(code)
+                options, inputs, results, dict(staging.files), progress, int(code)
             )
             staging.write_json(document, "manifest.json")
             staging.commit()

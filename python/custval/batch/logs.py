@@ -39,11 +39,34 @@ def configure(log_format: str) -> None:
     LOGGER.propagate = False
 
 
+def _reset_peak_rss() -> None:
+    """Start a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mib() -> float | None:
+    """The process's peak resident memory since the last reset, in MiB (Linux only)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 class Progress:
-    """Stages of the job, timed; a tqdm bar when stderr is a terminal and text logs are on."""
+    """Stages of the job, timed and with their peak memory; a tqdm bar when stderr is a
+    terminal and text logs are on."""
 
     def __init__(self, stages: list[str], log_format: str):
         self.timings: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float | None] = {}
         self._total = len(stages)
         self._bar = None
         if log_format == "text" and sys.stderr.isatty():
@@ -55,6 +78,7 @@ class Progress:
     def stage(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
         step = len(self.timings) + 1
+        _reset_peak_rss()
         if self._bar is not None:
             self._bar.set_description(name)
         else:
@@ -64,13 +88,15 @@ class Progress:
         yield
         seconds = time.perf_counter() - started
         self.timings[name] = round(seconds, 3)
+        self.peak_rss_mib[name] = peak = _peak_rss_mib()
         if self._bar is not None:
             self._bar.update(1)
         LOGGER.info(
-            "%s done in %.2f s",
+            "%s done in %.2f s, peak memory %s MiB",
             name,
             seconds,
-            extra={"fields": {"stage": name, "seconds": round(seconds, 3)}},
+            peak,
+            extra={"fields": {"stage": name, "seconds": round(seconds, 3), "peak_rss_mib": peak}},
         )
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 import custval
+from custval.batch.logs import Progress
 from custval.batch.options import RunOptions
 from custval.batch.pipeline import Results
 from custval.batch.sources import Inputs
@@ -105,13 +106,11 @@ def manifest_document(
     inputs: Inputs,
     results: Results | None,
     outputs: dict[str, dict[str, Any]],
-    timings: dict[str, float],
+    progress: Progress,
     exit_code: int,
 ) -> dict[str, Any]:
-    """Inputs, options, versions, output checksums, what was dropped and why, stage times.
-
-    The stage times are the only values that change from run to run.
-    """
+    """Inputs, options, versions, output checksums, what was dropped and why, and each
+    stage's time and peak memory (the only values that change from run to run)."""
     model = results.model if results is not None else None
     return jsonable(
         {
@@ -153,7 +152,8 @@ def manifest_document(
             if results
             else {},
             "outputs": outputs,
-            "timings_s": timings,
+            "timings_s": progress.timings,
+            "peak_rss_mib": progress.peak_rss_mib,
         }
     )
 

@@ -174,7 +174,24 @@ def segments_of_summary(
 ) -> pa.Table:
     """The columns of :func:`rfm_segments` for an Arrow summary of :func:`custval.rfm_summary`
     (with its ``customer`` column), in the summary's row order; ``revenue`` (and the M score)
-    only when the summary has it."""
+    only when the summary has it. For a caller that has the summary already (one pass over
+    the log fewer).
+
+    Examples
+    --------
+    >>> import pandas as pd, custval
+    >>> from custval.metrics.segments import DEFAULT_SEGMENTS, segments_of_summary
+    >>> log = pd.DataFrame({
+    ...     "customer_id": [1, 1, 2],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-30", "2024-01-02"]),
+    ...     "amount": [10.0, 30.0, 20.0],
+    ... })
+    >>> summary = custval.rfm_summary(log, amount="amount", output="arrow")
+    >>> table = segments_of_summary(summary, customer="customer_id", bins=5,
+    ...                             segments=DEFAULT_SEGMENTS)
+    >>> table.column("rfm_score").to_pylist(), table.column("segment").to_pylist()
+    (['333', '111'], ['Need Attention', 'Hibernating'])
+    """
     since = pc.subtract(summary.column("T"), summary.column("recency"))
     n_orders = summary.column("n_orders")
     r = rank_scores(-since.to_numpy(), bins)
