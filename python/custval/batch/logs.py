@@ -60,6 +60,23 @@ def _peak_rss_mib() -> float | None:
     return None
 
 
+def release_memory() -> None:
+    """Hand freed memory back to the system between stages: Arrow's pool and the C heap
+    (where the native passes allocate) keep it otherwise, and each stage's peak would stack
+    on the last one's leftovers."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)  # glibc only
+        if trim is not None:
+            trim(0)
+
+
 class Progress:
     """Stages of the job, timed and with their peak memory; a tqdm bar when stderr is a
     terminal and text logs are on."""
@@ -89,6 +106,7 @@ class Progress:
         seconds = time.perf_counter() - started
         self.timings[name] = round(seconds, 3)
         self.peak_rss_mib[name] = peak = _peak_rss_mib()
+        release_memory()
         if self._bar is not None:
             self._bar.update(1)
         LOGGER.info(

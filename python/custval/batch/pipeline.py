@@ -77,7 +77,6 @@ class Results:
     retention: pa.Table
     cohorts: pa.Table
     segments: pa.Table  # one row per segment
-    segments_by_customer: pa.Table  # the columns of rfm_segments
     customers: pa.Table
     model: ModelOutcome
     dropped: dict[str, Any]
@@ -93,9 +92,10 @@ def _roles(options: RunOptions) -> dict[str, Any]:
 
 
 def _bounded_log(inputs: Inputs, options: RunOptions, end: str) -> _input.FileLog:
-    """The streamed log with the rows after ``end`` left out as they are read (retention and
-    cohorts have no end bound of their own)."""
-    log = _input.log(inputs.dataset, **_roles(options))
+    """The streamed log for retention and cohorts, with the rows after ``end`` left out as
+    they are read (those functions have no end bound of their own). Without the order column:
+    neither table counts orders, and distinct orders per customer-period would cost memory."""
+    log = _input.log(inputs.dataset, **{**_roles(options), "order": None})
     if not isinstance(log, _input.FileLog):  # sources.open_inputs checked the types
         raise JobError(ExitCode.BAD_INPUT, "the input cannot be streamed")
     end_value = _input.time_value(end, log.time_unit, None, name="observation_end")
@@ -329,7 +329,6 @@ def run(options: RunOptions, inputs: Inputs, progress: Progress) -> Results:
         retention=retention,
         cohorts=cohorts,
         segments=segments,
-        segments_by_customer=by_customer,
         customers=_customers(summary, by_customer, options, outcome),
         model=outcome,
         dropped=dropped,

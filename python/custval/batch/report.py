@@ -126,12 +126,18 @@ def _png(plot: Any, *args: Any, figsize: tuple[float, float] = figures.FIGSIZE, 
     return figures.png_data_uri(figures.plotted(plot, *args, **options), figsize=figsize)
 
 
+#: Tracking rows for summaries in hours or days: weeks. A row a day would keep every
+#: customer-day of the log in memory while tracking; a week is as fine as a chart shows.
+TRACKING_FREQ = {"h": "W", "D": "W"}
+
+
 def _tracking_png(options: RunOptions, inputs: Inputs, results: Results) -> str:
     """The calibration model's expected cumulative repeat purchases against the log's, from
     the first purchase period to the observation end (one more pass over the input)."""
     m = results.model
+    freq = TRACKING_FREQ.get(options.freq, options.freq)
     end = pd.Timestamp(results.observation_end)
-    periods = pd.Period(end, options.freq) - pd.Period(results.first_purchase, options.freq)
+    periods = pd.Period(end, freq) - pd.Period(results.first_purchase, freq)
     return _png(
         plotting.plot_cumulative_transactions,
         m.calibration_model,
@@ -140,7 +146,7 @@ def _tracking_png(options: RunOptions, inputs: Inputs, results: Results) -> str:
         time=options.time,
         t=periods.n + 1,
         t_cal=m.calibration_end,
-        freq=options.freq,
+        freq=freq,
         observation_end=results.observation_end,
     )
 
@@ -196,6 +202,14 @@ def _model_section(options: RunOptions, inputs: Inputs, results: Results) -> dic
     return out
 
 
+def _segment_cells(results: Results) -> pa.Table:
+    """What the segment map reads of each customer: scores and a dictionary-encoded segment
+    (pandas gets a categorical, not a Python string per customer)."""
+    table = results.customers
+    segment = pc.dictionary_encode(table.column("segment"))
+    return pa.table({"r_score": table["r_score"], "f_score": table["f_score"], "segment": segment})
+
+
 def _at_risk_png(results: Results) -> str:
     m = results.model
     everyone = results.customers.num_rows <= figures.SCATTER_EVERYONE_UP_TO
@@ -225,9 +239,7 @@ def context(options: RunOptions, inputs: Inputs, results: Results) -> dict[str, 
             ["period", "active", "new", "retained", "resurrected", "churned"],
         ),
         "cohorts_png": _png(plotting.plot_cohorts, results.cohorts, figsize=(8, 5.5)),
-        "segments_png": _png(
-            plotting.plot_segments, results.segments_by_customer, figsize=(8, 5.5)
-        ),
+        "segments_png": _png(plotting.plot_segments, _segment_cells(results), figsize=(8, 5.5)),
         "segment_header": segment_columns,
         "segment_rows": _rows(results.segments, segment_columns),
         "concentration": results.concentration,

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from custval import cli
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.append(os.path.dirname(__file__))  # after tests/python: its conftest stays `conftest`
 
 from runs import Run, simulated_log, write_parts  # noqa: E402
 
