@@ -525,6 +525,10 @@ def log(
     ``pyarrow.dataset.Dataset`` of files) whose columns convert batch by batch is streamed
     (see :class:`FileLog`); anything else is read at once."""
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
+    if isinstance(data, FileLog):  # a file log made for these columns (custval run's)
+        if data.names != names:
+            raise ValueError(f"the file log reads {data.names}, not {names}")
+        return data
     if isinstance(data, str | os.PathLike | ds.Dataset):
         if isinstance(data, ds.Dataset):
             dataset = data

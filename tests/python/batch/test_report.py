@@ -121,3 +121,15 @@ def test_without_an_amount_the_report_says_what_is_missing(tmp_path, log_dir, ru
     assert page.sections["tracking"]["images"]  # the purchase model still runs
     assert not page.sections["concentration"]["images"]
     assert result.summary["revenue"] is None
+
+
+def test_a_large_base_is_tracked_on_a_sample_of_customers(tmp_path, log_dir, run_cli, monkeypatch):
+    from custval.batch import report as report_module
+
+    monkeypatch.setattr(report_module, "TRACKING_ALL_UP_TO", 100)  # 3,000 customers: "large"
+    result = run_cli(log_dir, "-o", tmp_path / "out", *COLUMNS)
+    assert result.code == 0, result.stderr
+    text = (tmp_path / "out" / "report.html").read_text()
+    page = parse(text)
+    assert page.sections["tracking"]["images"]["tracking plot"].startswith("data:image/png")
+    assert re.search(r"whose id is 0 modulo\s+16 ", text)
