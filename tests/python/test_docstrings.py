@@ -26,6 +26,7 @@ AREAS = {
         "custval.plotting.evaluation",
         "custval.plotting.tracking",
         "custval.plotting.metrics",
+        "custval.plotting.spend",
     ],
     "batch": ["custval.batch", "custval.batch.pipeline"],
     "metrics": [

@@ -72,7 +72,7 @@ def load_cdnow(*, output: str = "pandas") -> Any:
             "amount": raw["amount"].astype("float64"),
         }
     )
-    return _frames.from_pandas(log, output, "other") if output != "pandas" else log
+    return _frames.from_pandas(log, output, "other")
 
 
 def load_cdnow_summary(*, output: str = "pandas") -> Any:
@@ -145,7 +145,7 @@ def load_donations(*, output: str = "pandas") -> Any:
     """
     with _path("donations.csv").open("rb") as handle:
         frame = pd.read_csv(handle)
-    return _frames.from_pandas(frame, output, "other") if output != "pandas" else frame
+    return _frames.from_pandas(frame, output, "other")
 
 
 def load_sbg_cohorts(*, output: str = "pandas") -> Any:
@@ -168,4 +168,4 @@ def load_sbg_cohorts(*, output: str = "pandas") -> Any:
     """
     with _path("sbg_cohorts.csv").open("rb") as handle:
         frame = pd.read_csv(handle)
-    return _frames.from_pandas(frame, output, "other") if output != "pandas" else frame
+    return _frames.from_pandas(frame, output, "other")

@@ -10,7 +10,10 @@ matplotlib is imported on the first call, so ``import custval`` works without it
   ``plot_expected_repeat_purchases``, ``plot_transaction_rate_heterogeneity``,
   ``plot_dropout_rate_heterogeneity``.
 - A model against the log over time (:mod:`.tracking`): ``plot_cumulative_transactions``,
-  ``plot_incremental_transactions``, ``plot_history_alive``.
+  ``plot_incremental_transactions``, ``plot_history_alive``; ``plot_customer_exposure``
+  (pymc-marketing's name).
+- Spend and subscriptions (:mod:`.spend`): ``plot_spend_distribution`` (Gamma-Gamma, CLVTools'
+  ``plotSpending``), ``plot_survival`` (sBG).
 - Holdout and value (:mod:`.evaluation`): ``plot_calibration_purchases_vs_holdout_purchases``,
   ``plot_model_comparison``, ``plot_clv_distribution``, ``plot_at_risk``.
 - The customer base (:mod:`.metrics`): ``plot_cohorts``, ``plot_retention``,
@@ -32,8 +35,10 @@ from custval.plotting.models import (
     plot_probability_alive_matrix,
     plot_transaction_rate_heterogeneity,
 )
+from custval.plotting.spend import plot_spend_distribution, plot_survival
 from custval.plotting.tracking import (
     plot_cumulative_transactions,
+    plot_customer_exposure,
     plot_history_alive,
     plot_incremental_transactions,
 )
@@ -44,6 +49,7 @@ __all__ = [
     "plot_clv_distribution",
     "plot_cohorts",
     "plot_cumulative_transactions",
+    "plot_customer_exposure",
     "plot_dropout_rate_heterogeneity",
     "plot_expected_repeat_purchases",
     "plot_frequency_recency_matrix",
@@ -55,5 +61,7 @@ __all__ = [
     "plot_probability_alive_matrix",
     "plot_retention",
     "plot_segments",
+    "plot_spend_distribution",
+    "plot_survival",
     "plot_transaction_rate_heterogeneity",
 ]

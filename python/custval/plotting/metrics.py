@@ -104,6 +104,10 @@ def plot_cohorts(
     kwargs.setdefault("interpolation", "none")
     if normalized:
         kwargs.setdefault("vmin", 0.0)
+        if len(periods) > 1 and np.isfinite(cells[:, 1:]).any():
+            # Period 0 is 100 % by definition: scaling to the later periods shows their spread
+            # (the first column saturates, its cells still read 100 %).
+            kwargs.setdefault("vmax", float(np.nanmax(cells[:, 1:])))
     image = ax.imshow(masked, **kwargs)
     bar = ax.figure.colorbar(image, ax=ax)
     if normalized:

@@ -379,6 +379,10 @@ def _density(ax: Any, kind: str, p1: float, p2: float, title: str, xlabel: str, 
         x = np.linspace(0.001, 0.999, 500)
         y = _beta_pdf(x, p1, p2)
     ax.plot(x, y, **kwargs)
+    if y[0] > y[len(y) // 50]:
+        # A density rising without bound at 0 (shape below 1) would flatten the rest of the
+        # curve: the y axis stops at its height 2 % of the way along the x axis.
+        ax.set_ylim(0, 1.2 * y[len(y) // 50])
     cv = math.sqrt(variance) / mean
     ax.set_title(f"{title}\nmean: {mean:.4g}, coefficient of variation: {cv:.4g}")
     ax.set(xlabel=xlabel, ylabel="Density")

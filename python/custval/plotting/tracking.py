@@ -10,9 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custval.exceptions import CustvalError
+from custval import _frames
+from custval.exceptions import ColumnNotFoundError, CustvalError
 from custval.models.tracking import alive_history, expected_cumulative_transactions
-from custval.plotting._base import axes, date_axis, percent_axis, thousands_axis
+from custval.plotting._base import (
+    axes,
+    date_axis,
+    percent_axis,
+    thousands_axis,
+    unit_label,
+)
 
 _FREQ_WORDS = {"h": "hours", "H": "hours", "D": "days", "W": "weeks", "M": "months"}
 _FREQ_WORDS |= {"Q": "quarters", "Y": "years"}
@@ -308,4 +315,69 @@ def plot_history_alive(
     ax.set(title=title or f"History of P(alive) of customer {customer_id}", xlabel="Period")
     ax.set_ylabel("P(alive)")
     ax.legend()
+    return ax
+
+
+def plot_customer_exposure(
+    summary: Any,
+    *,
+    recency: str = "recency",
+    T: str = "T",
+    title: str = "Customer Exposure",
+    ax: Any = None,
+    **kwargs: Any,
+):
+    """Each customer of ``summary`` as a horizontal line: from the first purchase to the last
+    (recency), then on to the end of observation (T) — pymc-marketing's
+    ``plot_customer_exposure``. Customers are drawn bottom-up in the summary's order; pass a
+    few rows (``summary.head(50)``, a sample, a sorted slice) rather than thousands.
+
+    Parameters
+    ----------
+    summary : DataFrame, pyarrow Table, polars DataFrame
+        Per-customer summary with ``recency`` and ``T``.
+    recency, T : str
+        Column names.
+    title : str
+        Title of the Axes.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+    **kwargs
+        Passed to both ``Axes.hlines`` calls.
+
+    Returns
+    -------
+    matplotlib Axes
+        Two line collections (recency, then the time since the last purchase) and two
+        scatters of their end points.
+
+    Examples
+    --------
+    >>> import custval
+    >>> from custval.datasets import load_cdnow_summary
+    >>> ax = custval.plotting.plot_customer_exposure(load_cdnow_summary().head(30))
+    >>> len(ax.collections[0].get_segments())
+    30
+    """
+    frame, _ = _frames.to_pandas(summary, what="a per-customer summary")
+    missing = [c for c in (recency, T) if c not in frame.columns]
+    if missing:
+        raise ColumnNotFoundError(f"summary: columns {missing} not found")
+    last = frame[recency].to_numpy(dtype=np.float64)
+    age = frame[T].to_numpy(dtype=np.float64)
+    if (last > age).any():
+        raise CustvalError(f"summary: {int((last > age).sum())} rows have recency > T")
+    rows = np.arange(1, len(frame) + 1)
+    ax = axes(ax, figsize=(7.0, max(3.0, 0.12 * len(frame) + 1.5)))
+    ax.hlines(rows, 0, last, color="C0", label="Recency (first to last purchase)", **kwargs)
+    ax.hlines(rows, last, age, color="C1", label="Since the last purchase (to T)", **kwargs)
+    ax.scatter(last, rows, color="C0", s=10)
+    ax.scatter(age, rows, color="C1", s=10)
+    unit = unit_label(_frames.metadata_of(summary) or None)
+    ax.set(xlabel=f"Time since first purchase ({unit})", ylabel="Customer")
+    ax.set_title(title, pad=22)
+    ax.set_ylim(0.5, len(frame) + 0.5)
+    ax.legend(
+        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize="small", frameon=False
+    )
     return ax

@@ -64,6 +64,13 @@ def calls(bgnbd, summary, log, holdout, full_summary):
         "plot_segments": lambda ax: plots.plot_segments(
             custval.rfm_segments(log, amount="amount"), ax=ax
         ),
+        "plot_customer_exposure": lambda ax: plots.plot_customer_exposure(summary.head(20), ax=ax),
+        "plot_spend_distribution": lambda ax: plots.plot_spend_distribution(
+            custval.GammaGamma().fit(summary), summary, ax=ax
+        ),
+        "plot_survival": lambda ax: plots.plot_survival(
+            custval.ShiftedBetaGeo.from_dict({"alpha": 0.704, "beta": 1.182}), ax=ax
+        ),
         "plot_lorenz": lambda ax: plots.plot_lorenz(
             custval.value_concentration(log, amount="amount"), ax=ax
         ),
