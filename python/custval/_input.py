@@ -201,8 +201,9 @@ def _dataset(path: str | os.PathLike[str], wanted: list[str]) -> ds.Dataset:
     return dataset
 
 
-def _unreadable(path: Any, err: pa.ArrowInvalid) -> DataError:
-    return DataError(f"cannot read {os.fspath(path)!r}: {err}")
+def _unreadable(path: Any, err: Exception) -> DataError:
+    name = repr(os.fspath(path)) if isinstance(path, str | os.PathLike) else str(path)
+    return DataError(f"cannot read {name}: {err}")
 
 
 def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
@@ -210,7 +211,7 @@ def _read_path(path: str | os.PathLike[str], wanted: list[str]) -> pa.Table:
     try:
         # Only the wanted columns are ever decoded.
         return dataset.to_table(columns=wanted)
-    except pa.ArrowInvalid as err:
+    except (pa.ArrowInvalid, OSError) as err:  # OSError: corrupt compressed pages
         raise _unreadable(path, err) from err
 
 
@@ -219,6 +220,12 @@ def read_table(data: Any, wanted: list[str]) -> Source:
     kind = kind_of(data)
     if isinstance(data, str | os.PathLike):
         return Source(_read_path(data, wanted), "other")
+    if isinstance(data, ds.Dataset):
+        _check_columns(wanted, data.schema.names)
+        try:
+            return Source(data.to_table(columns=wanted), "other")
+        except (pa.ArrowInvalid, OSError) as err:
+            raise _unreadable(getattr(data, "files", "the dataset"), err) from err
     if isinstance(data, pd.DataFrame):
         frame = data
         missing_index = [w for w in wanted if w not in frame.columns and w in frame.index.names]
@@ -496,7 +503,12 @@ def _local_time_type(kind: pa.DataType) -> pa.DataType | None:
 @dataclass
 class FileLog:
     """A Parquet/CSV log read one record batch at a time: memory holds one batch (of the
-    needed columns) plus the per-customer state, whatever the file size."""
+    needed columns) plus the per-customer state, whatever the file size.
+
+    Files are scanned one after the other, so a read error names the file it came from.
+    ``rows_where`` (an Arrow expression) keeps only the rows it selects, as the scan reads
+    them.
+    """
 
     path: Any
     dataset: ds.Dataset
@@ -505,6 +517,7 @@ class FileLog:
     time_unit: str
     kind: str = "other"
     dropped: dict[str, int] = field(default_factory=dict)
+    rows_where: ds.Expression | None = None
 
     @property
     def timezone(self) -> None:
@@ -534,20 +547,23 @@ class FileLog:
     def _record_batches(self) -> Iterator[pa.RecordBatch]:
         wanted = _wanted(self.names)
         parquet = isinstance(self.dataset.format, ds.ParquetFileFormat)
-        batches = self.dataset.to_batches(
-            columns=wanted,
-            batch_size=BATCH_ROWS,
-            batch_readahead=1,
-            fragment_readahead=1,
-            # Pre-buffering reads whole column chunks ahead: twice the memory, no faster here.
-            fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
-            if parquet
-            else None,
-        )
-        try:
-            yield from batches
-        except pa.ArrowInvalid as err:
-            raise _unreadable(self.path, err) from err
+        for fragment in self.dataset.get_fragments():
+            scanner = ds.Scanner.from_fragment(
+                fragment,
+                schema=self.dataset.schema,
+                columns=wanted,
+                filter=self.rows_where,
+                batch_size=BATCH_ROWS,
+                batch_readahead=1,
+                # Pre-buffering reads whole column chunks ahead: twice the memory, no faster.
+                fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
+                if parquet
+                else None,
+            )
+            try:
+                yield from scanner.to_batches()
+            except (pa.ArrowInvalid, OSError) as err:  # OSError: corrupt compressed pages
+                raise _unreadable(fragment.path, err) from err
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Each record batch's columns, converted for the native core."""
@@ -591,11 +607,20 @@ def log(
     cost: str | None = None,
     dropna: bool = False,
 ) -> Log:
-    """The log for the native summary functions: a Parquet/CSV path whose columns convert
-    batch by batch is streamed (see :class:`FileLog`); anything else is read at once."""
+    """The log for the native summary functions: a Parquet/CSV path (or a
+    ``pyarrow.dataset.Dataset`` of files) whose columns convert batch by batch is streamed
+    (see :class:`FileLog`); anything else is read at once."""
     names = _roles(customer=customer, time=time, amount=amount, order=order, cost=cost)
-    if isinstance(data, str | os.PathLike):
-        dataset = _dataset(data, _wanted(names))
+    if isinstance(data, FileLog):  # a file log made for these columns (custval run's)
+        if data.names != names:
+            raise ArgumentError(f"the file log reads {data.names}, not {names}")
+        return data
+    if isinstance(data, str | os.PathLike | ds.Dataset):
+        if isinstance(data, ds.Dataset):
+            dataset = data
+            _check_columns(_wanted(names), dataset.schema.names)
+        else:
+            dataset = _dataset(data, _wanted(names))
         schema = dataset.schema
         local = _local_time_type(schema.field(time).type)
         numeric = all(

@@ -1,4 +1,5 @@
-"""The ``custval`` command: ``custval demo``, ``custval summary IN -o OUT``, ``--version``."""
+"""The ``custval`` command: ``custval demo``, ``custval summary IN -o OUT``, ``custval run``
+(the nightly job, in :mod:`custval.batch`), ``--version``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 import custval
+from custval import batch
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -73,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--observation-end", default=None)
     summary.add_argument("--money", choices=["float", "decimal"], default="float")
     summary.set_defaults(run=_summary)
+    batch.add_parser(commands).set_defaults(run=batch.main)
     return root
 
 

@@ -34,6 +34,7 @@ AREAS = {
         "custval.plotting.metrics",
         "custval.plotting.spend",
     ],
+    "batch": ["custval.batch", "custval.batch.pipeline"],
     "metrics": [
         "custval.metrics.growth",
         "custval.metrics.segments",

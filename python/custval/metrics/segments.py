@@ -82,19 +82,35 @@ def _bounds(spec: Any) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _segment_names(rules: SegmentRules, r: np.ndarray, f: np.ndarray, m: np.ndarray):
+def _segment_names(rules: SegmentRules, r: np.ndarray, f: np.ndarray, m: np.ndarray) -> pa.Array:
     if callable(rules):
         names = np.asarray(rules(r, f, m), dtype=object)
         if names.shape != r.shape:
             raise ArgumentError("a segments callable must return one name per customer")
-        return names
+        return pa.array(names.tolist(), pa.string())
     conditions, names = [], []
     for rule in rules:
         name, r_spec, f_spec = rule
         (r_lo, r_hi), (f_lo, f_hi) = _bounds(r_spec), _bounds(f_spec)
         conditions.append((r >= r_lo) & (r <= r_hi) & (f >= f_lo) & (f <= f_hi))
-        names.append(name)
-    return np.select(conditions, np.asarray(names, dtype=object), default="Other")
+        names.append(str(name))
+    # Rule numbers, then names looked up in Arrow: no Python string per customer (millions).
+    which = np.select(conditions, np.arange(len(names)), default=len(names)).astype(np.int32)
+    dictionary = pa.array([*names, "Other"], pa.string())
+    return pa.DictionaryArray.from_arrays(which, dictionary).dictionary_decode()
+
+
+def _score_text(scores: list[np.ndarray], bins: int) -> pa.Array:
+    """The scores as one string per customer ("545"; joined with "-" when ``bins`` > 9)."""
+    if bins <= 9:  # one digit each: the digits of one integer, formatted by Arrow
+        code = np.zeros_like(scores[0])
+        for score in scores:
+            code = code * 10 + score
+        return pa.array(code).cast(pa.string())
+    text = scores[0].astype(str).astype(object)
+    for score in scores[1:]:
+        text = text + "-" + score.astype(str).astype(object)
+    return pa.array(text.tolist(), pa.string())
 
 
 def rfm_segments(
@@ -164,9 +180,7 @@ def rfm_segments(
         dropna=dropna,
         output="arrow",
     )
-    goodness = rfm_goodness(summary, amount is not None)
-    ranks = {name: Ranks.of(values) for name, values in goodness.items()}
-    table = segment_table(summary, customer, goodness, ranks, bins, segments)
+    table = segments_of_summary(summary, customer=customer, bins=bins, segments=segments)
     metadata = {**_frames.metadata_of(summary), "bins": bins}
     kind = _frames.resolve(output, _frames.kind_of(data))
     return _frames.convert(table, kind, index=customer, metadata=metadata)
@@ -219,13 +233,37 @@ def segment_table(
     columns.update(r_score=r, f_score=f)
     if with_amount:
         columns["m_score"] = m
-    joiner = "-" if bins > 9 else ""
-    text = scores[0].astype(str).astype(object)
-    for s in scores[1:]:
-        text = text + joiner + s.astype(str).astype(object)
-    columns["rfm_score"] = pa.array(text.tolist(), pa.string())
-    columns["segment"] = pa.array(_segment_names(segments, r, f, m).tolist(), pa.string())
+    columns["rfm_score"] = _score_text(scores, bins)
+    columns["segment"] = _segment_names(segments, r, f, m)
     return pa.table(columns)
+
+
+def segments_of_summary(
+    summary: pa.Table, *, customer: str, bins: int, segments: SegmentRules
+) -> pa.Table:
+    """The columns of :func:`rfm_segments` for an Arrow summary of :func:`custval.rfm_summary`
+    (with its ``customer`` column), in the summary's row order; ``revenue`` (and the M score)
+    only when the summary has it. For a caller that has the summary already (one pass over
+    the log fewer).
+
+    Examples
+    --------
+    >>> import pandas as pd, custval
+    >>> from custval.metrics.segments import DEFAULT_SEGMENTS, segments_of_summary
+    >>> log = pd.DataFrame({
+    ...     "customer_id": [1, 1, 2],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-30", "2024-01-02"]),
+    ...     "amount": [10.0, 30.0, 20.0],
+    ... })
+    >>> summary = custval.rfm_summary(log, amount="amount", output="arrow")
+    >>> table = segments_of_summary(summary, customer="customer_id", bins=5,
+    ...                             segments=DEFAULT_SEGMENTS)
+    >>> table.column("rfm_score").to_pylist(), table.column("segment").to_pylist()
+    (['333', '111'], ['Need Attention', 'Hibernating'])
+    """
+    goodness = rfm_goodness(summary, "revenue" in summary.column_names)
+    ranks = {name: Ranks.of(values) for name, values in goodness.items()}
+    return segment_table(summary, customer, goodness, ranks, bins, segments)
 
 
 def segment_summary(segments_frame: Any, *, output: str = "auto"):

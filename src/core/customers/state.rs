@@ -7,7 +7,7 @@
 //! common, time-sorted log); a builder that meets a period going backwards gives up, and the
 //! caller falls back to the whole-log path, which sorts such a partition by period first.
 use foldhash::fast::FixedState;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 
 use super::Customer;
 use crate::core::log::{Columns, Ids, Options, Tx};
@@ -111,15 +111,25 @@ impl CustomerStates {
 /// The running aggregation of one partition; fed transactions in order, block by block.
 pub struct CustomerBuilder {
     table: KeyTable,
-    seen_orders: HashSet<(u32, i64), FixedState>,
+    /// The (customer, order id) pairs met so far, with the period each was met in. Periods
+    /// arrive in order, so once the map outgrows `compact_at` the orders of a customer's past
+    /// periods are dropped: memory stays O(customers + orders of the current periods), not
+    /// O(orders). (An order id met again in a later period after that is counted again:
+    /// an order's rows are taken to share its period.)
+    seen_orders: HashMap<(u32, i64), i32, FixedState>,
+    compact_at: usize,
     pub(super) customers: CustomerStates,
 }
+
+/// Orders kept before the first compaction of `seen_orders`, per partition.
+const ORDERS_KEPT: usize = 1 << 12;
 
 impl Consumer for CustomerBuilder {
     fn new() -> Self {
         CustomerBuilder {
             table: KeyTable::new(),
-            seen_orders: HashSet::with_hasher(hasher()),
+            seen_orders: HashMap::with_hasher(hasher()),
+            compact_at: ORDERS_KEPT,
             customers: CustomerStates {
                 wide: HashMap::with_hasher(hasher()),
                 ..CustomerStates::default()
@@ -175,13 +185,17 @@ impl Consumer for CustomerBuilder {
                 None => 1,
                 Some(orders) => u32::from(
                     self.seen_orders
-                        .insert((index as u32, orders[tx.row as usize])),
+                        .insert((index as u32, orders[tx.row as usize]), period)
+                        .is_none(),
                 ),
             };
             // Periods arrive in order, so the first period lasts while only one is counted.
             let in_first = state.periods == 1;
             if !customers.add_narrow(index, amount, in_first, calibrating) {
                 customers.add_wide(index, amount, in_first, calibrating);
+            }
+            if self.seen_orders.len() > self.compact_at {
+                self.forget_past_orders();
             }
         }
         true
@@ -193,6 +207,15 @@ impl Consumer for CustomerBuilder {
 }
 
 impl CustomerBuilder {
+    /// Drops the orders of periods each customer has left; the next compaction comes when
+    /// the map has doubled again (amortised O(1) a row).
+    fn forget_past_orders(&mut self) {
+        let states = &self.customers.states;
+        self.seen_orders
+            .retain(|&(customer, _), period| *period == states[customer as usize].last_period);
+        self.compact_at = (2 * self.seen_orders.len()).max(ORDERS_KEPT);
+    }
+
     /// Local index of the transaction's customer, inserting a new customer if needed; `row`
     /// is the transaction's row in the whole log.
     #[inline]
