@@ -494,3 +494,69 @@ fn bench_p_alive() {
         });
     }
 }
+
+/// Predictions check the whole RFM contract (not only NaN and negatives), naming the first
+/// rule broken and counting its rows, on full-length columns and broadcast ones alike.
+#[test]
+fn predictions_check_the_whole_history_contract() {
+    let rule = |r: Result<Vec<f64>, CoreError>| match r {
+        Err(CoreError::Data {
+            column,
+            message,
+            rows,
+        }) => (column, message, rows),
+        other => panic!("expected a data error, got {other:?}"),
+    };
+    let p = [0.24, 4.4, 0.79, 2.4];
+    let n = 3000;
+    let (x, tx, t) = (vec![2.0; n], vec![1.0; n], vec![5.0; n]);
+    let mut fractional = x.clone();
+    fractional[7] = 2.5;
+    let mut above = tx.clone();
+    above[9] = 6.0;
+    above[2999] = 7.0;
+    let (mut no_repeats, mut zero_x) = (x.clone(), tx.clone());
+    no_repeats[0] = 0.0;
+    zero_x[0] = 1.0;
+    for (mbg, f) in [
+        (
+            false,
+            bgnbd::p_alive as fn(&[f64], &[f64], &[f64], &[f64]) -> _,
+        ),
+        (true, mbgnbd::p_alive),
+        (false, pareto_nbd::p_alive),
+    ] {
+        let p = if mbg { [0.5, 6.0, 0.9, 1.6] } else { p };
+        let (column, message, rows) = rule(f(&p, &fractional, &tx, &t));
+        assert_eq!(
+            (column.as_str(), message.as_str(), rows),
+            ("frequency", "non-integer frequency", 1)
+        );
+        let (column, message, rows) = rule(f(&p, &x, &above, &t));
+        assert_eq!(
+            (column.as_str(), message.as_str(), rows),
+            ("recency", "recency greater than T", 2)
+        );
+        let (_, message, rows) = rule(f(&p, &no_repeats, &zero_x, &t));
+        assert_eq!(
+            (message.as_str(), rows),
+            ("recency must be 0 when frequency is 0", 1)
+        );
+        // Broadcast columns: the same rules.
+        let (_, message, rows) = rule(f(&p, &[2.0], &above, &[5.0]));
+        assert_eq!((message.as_str(), rows), ("recency greater than T", 2));
+    }
+    // Frequencies beyond the odds table (≥ 1024) give the scalar path's answer.
+    let big: Vec<f64> = (0..n).map(|i| (i * 7) as f64).collect();
+    let (tx, t): (Vec<f64>, Vec<f64>) = (0..n).map(|i| (i as f64 * 0.5, 2000.0)).unzip();
+    let tx: Vec<f64> = tx
+        .iter()
+        .zip(&big)
+        .map(|(&a, &x)| if x == 0.0 { 0.0 } else { a })
+        .collect();
+    let rows = bgnbd::p_alive(&p, &big, &tx, &t).unwrap();
+    for i in [0, 1, 146, 147, 500, 2999] {
+        let one = bgnbd::p_alive(&p, &[big[i]], &[tx[i]], &[t[i]]).unwrap();
+        assert_eq!(rows[i].to_bits(), one[0].to_bits(), "row {i}");
+    }
+}

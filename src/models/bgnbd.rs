@@ -379,23 +379,30 @@ impl Alive {
         self.block(x, tx, tt, out)
     }
 
-    /// P(alive) of at most [`ALIVE_BLOCK`] rows into `out`; whether a value is negative or not
-    /// finite.
+    /// P(alive) of at most [`ALIVE_BLOCK`] rows into `out`; whether a row breaks the history
+    /// contract ([`super::valid_history`]).
     #[inline(always)]
     fn block(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
+        // 2^52: adding it to a whole x below 2^52 leaves x in the low bits (no float-to-integer
+        // conversion, which AVX2 lacks), so the table lookup is a vector gather.
+        const TWO_52: f64 = 4_503_599_627_370_496.0;
         let n = out.len();
         let (x, tx, tt) = (&x[..n], &tx[..n], &tt[..n]);
-        let mut odds = [0.0; ALIVE_BLOCK];
-        let mut bad = false;
-        let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+        let table: &[f64; ODDS_TABLE] = self.odds[..].try_into().expect("a full table");
+        let (mut valid, mut in_table) = (true, true);
         for i in 0..n {
-            odds[i] = self.ln_odds(x[i]);
-            bad |= !(ok(x[i]) & ok(tx[i]) & ok(tt[i]));
+            valid &= super::valid_history(x[i], tx[i], tt[i]);
+            in_table &= x[i] < ODDS_TABLE as f64;
+            let k = ((x[i] + TWO_52).to_bits() & (ODDS_TABLE as u64 - 1)) as usize;
+            out[i] = self.with_odds(table[k], x[i], tx[i], tt[i]);
         }
-        for i in 0..n {
-            out[i] = self.with_odds(odds[i], x[i], tx[i], tt[i]);
+        if valid && !in_table {
+            // Frequencies of 1024 and more: rare, their odds computed.
+            for i in 0..n {
+                out[i] = self.at(x[i], tx[i], tt[i]);
+            }
         }
-        bad
+        !valid
     }
 }
 

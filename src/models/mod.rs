@@ -197,23 +197,39 @@ fn data_err(column: &str, message: &str, rows: usize) -> CoreError {
     CoreError::data(column, message, rows as u64)
 }
 
-/// The RFM contract of fitted rows: every column finite and non-negative (as for
-/// predictions, [`check_history`]), `t_x <= T` (with a small tolerance) and weights finite and
+/// The RFM contract of fitted rows ([`check_history`]'s) and weights finite and
 /// non-negative. Columns have equal lengths here.
 pub(crate) fn validate_rfm(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>) -> Result<()> {
     check_history(x, t_x, t)?;
-    let n = t_x
-        .par_iter()
-        .zip(t.par_iter())
-        .filter(|(a, b)| **a > **b * (1.0 + 1e-12) + 1e-12)
-        .count();
-    if n > 0 {
-        return Err(data_err("recency", "recency greater than T", n));
-    }
     if let Some(w) = w {
         check_nonneg("weights", w)?;
     }
     Ok(())
+}
+
+/// Whether `x` is a whole number; NaN and infinities count as whole (they are told apart
+/// elsewhere). Branch-free and vectorisable: below 2^52, adding and taking away 2^52 rounds
+/// to the nearest whole number.
+#[inline(always)]
+fn whole(x: f64) -> bool {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let y = x.abs();
+    !(y < TWO_52) | ((y + TWO_52) - TWO_52 == y)
+}
+
+/// `t_x > T` beyond a relative tolerance of 1e-12.
+#[inline(always)]
+fn recency_above(t_x: f64, t: f64) -> bool {
+    t_x > t * (1.0 + 1e-12) + 1e-12
+}
+
+/// Whether a customer history `(x, t_x, T)` obeys the RFM contract: all finite and
+/// non-negative, `x` whole, `t_x ≤ T` (see [`recency_above`]) and `t_x = 0` when `x = 0`.
+/// Branch-free, so that row kernels check it in the pass that computes their answer.
+#[inline(always)]
+pub(crate) fn valid_history(x: f64, t_x: f64, t: f64) -> bool {
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    ok(x) & ok(t_x) & ok(t) & whole(x) & !recency_above(t_x, t) & !((x == 0.0) & (t_x != 0.0))
 }
 
 /// Rows of `(x, t_x, T)` breaking the RFM contract, by kind: what the Python face checks
@@ -251,10 +267,6 @@ pub fn rfm_violations(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<RfmViolations
     check_len("recency", t_x.len(), x.len())?;
     check_len("T", t.len(), x.len())?;
     let n = x.len();
-    // Whole below 2^52 when it survives the round trip through an integer (cheaper than
-    // `floor`, a libm call on baseline x86-64); larger floats are all whole.
-    let whole = |x: f64| !(x.abs() < 4.5e15 && x != (x as i64) as f64);
-    let above = |tx: f64, t: f64| tx > t * (1.0 + 1e-12) + 1e-12;
     let count = |rows: std::ops::Range<usize>| {
         let mut v = RfmViolations::default();
         for i in rows {
@@ -265,18 +277,14 @@ pub fn rfm_violations(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<RfmViolations
                 v.negative[k] += u64::from(row[k] < 0.0);
             }
             v.fractional_frequency += u64::from(!whole(row[0]));
-            v.recency_above_t += u64::from(above(row[1], row[2]));
+            v.recency_above_t += u64::from(recency_above(row[1], row[2]));
             v.recency_without_repeats += u64::from(row[0] == 0.0 && row[1] != 0.0);
         }
         v
     };
     // Clean chunks (the usual case) are told apart by one branch-free pass; only chunks with a
     // bad row are counted in detail.
-    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
-    let clean = |i: usize| {
-        let (x, tx, t) = (x[i], t_x[i], t[i]);
-        ok(x) & ok(tx) & ok(t) & whole(x) & !above(tx, t) & !(x == 0.0 && tx != 0.0)
-    };
+    let clean = |i: usize| valid_history(x[i], t_x[i], t[i]);
     Ok((0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
@@ -443,12 +451,39 @@ pub(crate) fn history_len(history: (&[f64], &[f64], &[f64])) -> Result<usize> {
     ])
 }
 
-/// Validates customer histories `(x, t_x, T)`: broadcastable lengths, no negative or
-/// non-finite values. Returns the number of rows.
+/// Whether a history row `(x, t_x, T)` breaks one rule of the contract.
+type RowRule = dyn Fn(f64, f64, f64) -> bool + Sync;
+
+/// Validates customer histories `(x, t_x, T)`: broadcastable lengths and the RFM contract of
+/// [`valid_history`], the error naming the first rule broken and its rows. Returns the number
+/// of rows.
 pub(crate) fn check_history(x: &[f64], t_x: &[f64], tt: &[f64]) -> Result<usize> {
     let n = history_len((x, t_x, tt))?;
     for (name, v) in [("frequency", x), ("recency", t_x), ("T", tt)] {
         check_nonneg(name, v)?;
+    }
+    let rows = |broken: &RowRule| {
+        (0..n)
+            .into_par_iter()
+            .filter(|&i| broken(at(x, i), at(t_x, i), at(tt, i)))
+            .count()
+    };
+    let rules: [(&str, &str, &RowRule); 3] = [
+        ("frequency", "non-integer frequency", &|x, _, _| !whole(x)),
+        ("recency", "recency greater than T", &|_, tx, t| {
+            recency_above(tx, t)
+        }),
+        (
+            "recency",
+            "recency must be 0 when frequency is 0",
+            &|x, tx, _| x == 0.0 && tx != 0.0,
+        ),
+    ];
+    for (column, message, broken) in rules {
+        let bad = rows(broken);
+        if bad > 0 {
+            return Err(data_err(column, message, bad));
+        }
     }
     Ok(n)
 }
@@ -605,12 +640,10 @@ where
     F: Fn(usize, f64, f64, f64) -> f64 + Sync + Send,
 {
     let (x, t_x, tt) = history;
-    // Rejects NaN, infinities and negatives, like `check_nonneg`.
-    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
     let bad = std::sync::atomic::AtomicBool::new(false);
     let out = par_map(n, |i| {
         let (x, tx, big_t) = (at(x, i), at(t_x, i), at(tt, i));
-        if !(ok(x) & ok(tx) & ok(big_t)) {
+        if !valid_history(x, tx, big_t) {
             bad.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         f(i, x, tx, big_t)

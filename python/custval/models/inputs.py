@@ -1,12 +1,14 @@
 """What the models read: per-customer summaries or arrays and their time unit, and the input
 contract, checked in one place (:func:`_rfm_columns`): a summary of repeat purchases (not
 ``include_first``), no NaN or negatives, integer frequency, recency ≤ T, recency = 0 when
-frequency = 0."""
+frequency = 0. The rules themselves are written once, in the native core (``valid_history``),
+which counts them for :func:`_validate_rfm` and checks them inside the P(alive) kernels."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -204,14 +206,30 @@ def raise_violations(found: Mapping[str, Any], names: Mapping[str, str]) -> None
         )
 
 
-def _rfm_columns(summary: Any, roles: dict[str, Any]) -> _Columns:
+def _rfm_columns(summary: Any, roles: dict[str, Any], *, native_check: bool = False) -> _Columns:
     """The ``roles`` columns of a per-customer summary (or arrays), the RFM contract checked:
     the summary counts repeat purchases only (not ``include_first``) and
-    ``frequency``/``recency``/``T`` obey :func:`_validate_rfm`."""
+    ``frequency``/``recency``/``T`` obey :func:`_validate_rfm`.
+
+    ``native_check``: the caller passes the columns to a native kernel that checks the same
+    contract in the pass that computes its answer (one read of the columns instead of two),
+    inside :func:`_naming_columns`; the columns are not checked here."""
     _check_not_include_first(_metadata(summary))
     cols = _Columns(summary, roles)
-    _validate_rfm(cols, _names(roles))
+    if not native_check:
+        _validate_rfm(cols, _names(roles))
     return cols
+
+
+@contextmanager
+def _naming_columns(cols: _Columns, roles: Mapping[str, Any]) -> Iterator[None]:
+    """Around a native call that checked the RFM contract itself: its ``DataError`` names the
+    roles ("frequency"), so the columns are checked again here to name the caller's columns."""
+    try:
+        yield
+    except DataError:
+        _validate_rfm(cols, _names(roles))
+        raise
 
 
 def _collapsed(summary: Any, roles: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -22,6 +22,7 @@ from custval.models.inputs import (
     _count,
     _metadata,
     _names,
+    _naming_columns,
     _resolve_time_unit,
     _rfm_columns,
     _scalar,
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 
 class _PurchaseModel(_Fitted):
     """Models of repeat purchases fitted on (frequency, recency, T)."""
+
+    #: Whether the native ``p_alive`` checks the whole RFM contract in its own pass.
+    _p_alive_checks_history = False
 
     def fit(
         self,
@@ -195,21 +199,22 @@ class _PurchaseModel(_Fitted):
         """
         params = self._require_fit()
         table_form = recency is None and T is None
-        if table_form:
-            roles: dict[str, Any] = {"frequency": "frequency", "recency": "recency", "T": "T"}
-            cols = _rfm_columns(data, roles)
-        elif recency is None or T is None:
-            raise ArgumentError("pass a summary, or frequency, recency and T arrays")
-        else:
-            cols = self._history(data, recency, T)
-        out = _native.p_alive(
-            self._native_name,
-            params,
-            cols["frequency"],
-            cols["recency"],
-            cols["T"],
-            _scalar(t, "t"),
-        )
+        roles: dict[str, Any] = {"frequency": "frequency", "recency": "recency", "T": "T"}
+        if not table_form:
+            if recency is None or T is None:
+                raise ArgumentError("pass a summary, or frequency, recency and T arrays")
+            roles = {"frequency": data, "recency": recency, "T": T}
+        native_check = self._p_alive_checks_history
+        cols = _rfm_columns(data if table_form else None, roles, native_check=native_check)
+        with _naming_columns(cols, roles):
+            out = _native.p_alive(
+                self._native_name,
+                params,
+                cols["frequency"],
+                cols["recency"],
+                cols["T"],
+                _scalar(t, "t"),
+            )
         if table_form:
             return _predictions(data, cols, {"p_alive": out}, customer, output, _metadata(data))
         return _shaped(out, cols.shape)
@@ -338,6 +343,8 @@ def _predictions(summary, cols: _Columns, result: dict, customer: str, output: s
 
 class _ContinuousModel(_PurchaseModel):
     """Continuous-time purchase models, which also give a new customer's purchase counts."""
+
+    _p_alive_checks_history = True
 
     def probability_of_purchases(self, n, t):
         """P(X(t) = n): probability that a new customer makes ``n`` repeat purchases in

@@ -394,6 +394,27 @@ def test_input_contract_errors_name_column_and_rows(cdnow):
         custval.BetaGeo().fit(cdnow, recency="recent")
 
 
+@pytest.mark.parametrize("cls", [custval.BetaGeo, custval.ModifiedBetaGeo, custval.ParetoNBD])
+def test_p_alive_checks_the_contract_in_its_own_pass(cdnow, cls):
+    # P(alive) leaves the contract to the native kernel; its errors read as the fit's do.
+    model = cls.from_dict({"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "s": 0.6, "beta": 11.7})
+    bad = cdnow.copy()
+    bad.iloc[:3, bad.columns.get_loc("recency")] = bad["T"].iloc[:3] + 1
+    with pytest.raises(custval.DataError, match=r"'recency'.*greater than 'T' \(3 rows\)"):
+        model.p_alive(bad)
+    bad = cdnow.copy()
+    bad["frequency"] = bad["frequency"].astype(float)
+    bad.iloc[:2, bad.columns.get_loc("frequency")] = 1.5
+    with pytest.raises(custval.DataError, match=r"'frequency'.*non-integer.*\(2 rows\)"):
+        model.p_alive(bad["frequency"], bad["recency"], bad["T"])
+    zero = cdnow.index[cdnow["frequency"] == 0][:4]
+    bad = cdnow.copy()
+    bad.loc[zero, "recency"] = 1.0
+    with pytest.raises(custval.DataError, match=r"recency must be 0.*\(4 rows\)"):
+        model.p_alive(bad, t=10.0)
+    assert np.isfinite(model.p_alive(cdnow)["p_alive"]).all()
+
+
 def test_gamma_gamma_rejects_non_positive_spend(cdnow):
     bad = cdnow.copy()
     repeat = bad.index[bad["frequency"] > 0][:5]
