@@ -114,14 +114,14 @@ pub fn cohorts(activity: &Activity, value: CohortValue) -> Result<Cohorts> {
         .fold(empty, |(mut sizes, mut cells), part| {
             checkpoint();
             for p in part.iter() {
-                let Some(&first) = p.periods.first() else {
+                let Some(first) = p.periods.first().map(|&first| i64::from(first)) else {
                     continue;
                 };
                 let c = (first - lo) as usize;
                 sizes[c] += 1;
                 let row = &mut cells[c * n..(c + 1) * n];
                 for k in 0..p.periods.len() {
-                    let cell = &mut row[(p.periods[k] - first) as usize];
+                    let cell = &mut row[(i64::from(p.periods[k]) - first) as usize];
                     *cell += match value {
                         CohortValue::Active => 1,
                         CohortValue::Revenue => p.revenue[k],

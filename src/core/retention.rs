@@ -205,16 +205,18 @@ impl Acc {
     }
 
     fn add_customer(&mut self, p: Purchases<'_>, lo: i64, hi: i64, window: i64) {
-        let (q, r) = (p.periods, p.revenue);
+        let r = p.revenue;
+        let q = |k: usize| i64::from(p.periods[k]);
+        let purchases = p.periods.len();
         let idx = |period: i64| (period - lo) as usize;
         let mut i = 0;
-        while i < q.len() {
+        while i < purchases {
             // The maximal active interval [a, b] starting at purchase i.
-            let a = q[i];
+            let a = q(i);
             let mut b = a + window - 1;
             let mut j = i + 1;
-            while j < q.len() && q[j] <= b + 1 {
-                b = b.max(q[j] + window - 1);
+            while j < purchases && q(j) <= b + 1 {
+                b = b.max(q(j) + window - 1);
                 j += 1;
             }
             let b = b.min(hi);
@@ -232,24 +234,24 @@ impl Acc {
                 self.resurrected_revenue[idx(a)] += r[i];
             }
             for k in i..j {
-                let at = idx(q[k]);
+                let at = idx(q(k));
                 self.revenue[at] += r[k];
                 if k > i {
-                    // Retained at q[k]: compare with the previous period's revenue.
+                    // Retained at q(k): compare with the previous period's revenue.
                     self.retained_revenue[at] += r[k];
-                    let previous = if q[k - 1] == q[k] - 1 { r[k - 1] } else { 0 };
+                    let previous = if q(k - 1) == q(k) - 1 { r[k - 1] } else { 0 };
                     self.change(at, r[k] - previous);
                 }
-                let next = q[k] + 1;
-                if next <= b && !(k + 1 < j && q[k + 1] == next) {
-                    // Retained at q[k] + 1 without a purchase: revenue falls to 0.
+                let next = q(k) + 1;
+                if next <= b && !(k + 1 < j && q(k + 1) == next) {
+                    // Retained at q(k) + 1 without a purchase: revenue falls to 0.
                     self.change(at + 1, -r[k]);
                 }
             }
             if b < hi {
                 let at = idx(b) + 1;
                 self.churned[at] += 1;
-                if q[j - 1] == b {
+                if q(j - 1) == b {
                     self.churned_revenue[at] += r[j - 1];
                 }
             }

@@ -53,9 +53,9 @@ pub fn entries(activity: &Activity) -> Result<Entries> {
         .fold(empty, |(mut entering, mut repeats), part| {
             for p in part.iter() {
                 if let Some((&first, later)) = p.periods.split_first() {
-                    entering[(first - lo) as usize] += 1;
+                    entering[(i64::from(first) - lo) as usize] += 1;
                     for &q in later {
-                        repeats[(q - lo) as usize] += 1;
+                        repeats[(i64::from(q) - lo) as usize] += 1;
                     }
                 }
             }
