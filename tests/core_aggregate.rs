@@ -1,5 +1,6 @@
 //! The aggregation kernel: order independence, thread independence, id kinds, money rules.
 use custval::core::customers::{aggregate, Aggregate, Customer};
+use custval::core::error::CoreError;
 use custval::core::log::{Amounts, Columns, Ids, Options, Window};
 use custval::core::period::{Freq, Periodizer, TimeUnit};
 use custval::core::summary;
@@ -222,12 +223,18 @@ fn sums_beyond_64_bits_stay_exact() {
 
 #[test]
 fn times_too_far_for_periods_are_an_error() {
-    let ids = vec![1i64, 2];
-    let times = vec![0, 100_000_000_000_000];
-    let amounts = vec![1.0, 2.0];
+    // Three rows too far (both sides of 1970) among five: the error counts all three.
+    let ids = vec![1i64, 2, 3, 4, 5];
+    let far = 100_000_000_000_000;
+    let times = vec![0, far, -far, 7, far + 1];
+    let amounts = vec![1.0; 5];
     let columns = columns(Ids::Int(&ids), &times, Amounts::F64(&amounts));
-    let err = aggregate(&columns, &options(Freq::Hour)).unwrap_err();
-    assert!(err.to_string().contains("timestamp"), "{err}");
+    match aggregate(&columns, &options(Freq::Hour)).unwrap_err() {
+        CoreError::Data { column, rows, .. } => {
+            assert_eq!((column.as_str(), rows), ("timestamp", 3))
+        }
+        other => panic!("expected a data error, got {other}"),
+    }
     assert!(aggregate(&columns, &options(Freq::Year)).is_ok());
 }
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,7 +17,10 @@ from custval._input import Log
 def _iso(value: int | None, unit: str) -> str | None:
     if value is None:
         return None
-    return pa.scalar(value, pa.timestamp(unit)).as_py().isoformat()
+    try:
+        return pa.scalar(value, pa.timestamp(unit)).as_py().isoformat()
+    except (OverflowError, ValueError):  # beyond Python's datetime (years 1-9999)
+        return str(np.datetime64(value, unit))
 
 
 def _aggregated(native, log: Log, data: Any, roles: dict[str, Any], **options: Any):

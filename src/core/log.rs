@@ -5,6 +5,7 @@
 //! Everything downstream (the partitioned pass and the builders fed by it) reads rows only
 //! through these types, so this is the one place that knows the Arrow layouts of the input and
 //! the money rules of a row.
+use rayon::prelude::*;
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
@@ -184,6 +185,14 @@ pub struct Window {
     pub split: Option<i64>,
 }
 
+impl Window {
+    /// Whether `time` is within `start..=end`.
+    #[inline(always)]
+    pub(crate) fn contains(&self, time: i64) -> bool {
+        self.start.is_none_or(|start| time >= start) && self.end.is_none_or(|end| time <= end)
+    }
+}
+
 /// What to aggregate.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -276,14 +285,15 @@ impl Counts {
     /// Whether `time` is in the window; counts it if not.
     #[inline(always)]
     pub(crate) fn in_window(&mut self, window: &Window, time: i64) -> bool {
-        if window.start.is_some_and(|start| time < start) {
-            self.rows_before_start += 1;
-            false
-        } else if window.end.is_some_and(|end| time > end) {
-            self.rows_after_end += 1;
-            false
-        } else {
+        if window.contains(time) {
             true
+        } else {
+            if window.start.is_some_and(|start| time < start) {
+                self.rows_before_start += 1;
+            } else {
+                self.rows_after_end += 1;
+            }
+            false
         }
     }
 
@@ -372,8 +382,9 @@ pub(crate) fn check_money(counts: &Counts, options: &Options) -> Result<()> {
 }
 
 /// Every period must fit `i32` (hours within about 245,000 years of 1970), as the per-customer
-/// and per-period states keep it.
-pub(crate) fn check_period_range(counts: &Counts, options: &Options) -> Result<()> {
+/// and per-period states keep it. `counts` are those of rows of `times` (a block of them or
+/// all); the error counts the rows of `times` in the window whose period does not fit.
+pub(crate) fn check_period_range(counts: &Counts, times: &[i64], options: &Options) -> Result<()> {
     let fits = |time: i64| i32::try_from(options.periodizer.period(time)).is_ok();
     if counts
         .time_range()
@@ -381,10 +392,14 @@ pub(crate) fn check_period_range(counts: &Counts, options: &Options) -> Result<(
     {
         return Ok(());
     }
+    let rows = times
+        .par_iter()
+        .filter(|&&time| options.window.contains(time) && !fits(time))
+        .count();
     Err(CoreError::data(
         &options.time_name,
         "time is too far from 1970 to count periods in",
-        1,
+        rows.max(1) as u64,
     ))
 }
 

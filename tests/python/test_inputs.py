@@ -416,3 +416,15 @@ def test_unsorted_files_are_read_whole(monkeypatch, tmp_path):
     assert len(whole_reads) == 1
     expected = custval.rfm_summary(shuffled, amount="amount", output="arrow")
     assert out.replace_schema_metadata(None).equals(expected.replace_schema_metadata(None))
+
+
+@pytest.mark.parametrize("call", ["rfm_summary", "retention", "cohorts"])
+def test_times_too_far_for_periods_are_counted(call):
+    # Second timestamps 3.2M years either side of 1970: their hours do not fit the states.
+    far = 100_000_000_000_000
+    times = pa.array(np.array([0, far, -far, 7, far + 1], dtype="datetime64[s]"))
+    log = pa.table({"customer_id": [1, 2, 3, 4, 5], "timestamp": times, "amount": [1.0] * 5})
+    with pytest.raises(custval.DataError, match=r"'timestamp'.*too far from 1970.*\(3 rows\)"):
+        getattr(custval, call)(log, freq="h")
+    if call != "cohorts":  # years fit (a cohort matrix of 6M years is refused for its size)
+        getattr(custval, call)(log, freq="Y")

@@ -233,7 +233,7 @@ fn aggregate_whole_log(
 ) -> Result<Aggregate> {
     let scattered = scatter(columns, options, n, bits);
     check_money(&scattered.counts, options)?;
-    check_period_range(&scattered.counts, options)?;
+    check_period_range(&scattered.counts, columns.times, options)?;
     let parts: Vec<CustomerStates> = scattered
         .parts()
         .into_par_iter()

@@ -112,7 +112,7 @@ impl<P: Consumer> Stream<P> {
             let rows = columns.slice(start..n.min(start + block));
             self.block.fill(&rows, options, self.bits);
             check_money(&self.block.counts, options)?;
-            check_period_range(&self.block.counts, options)?;
+            check_period_range(&self.block.counts, columns.times, options)?;
             self.totals.add(&self.block.counts);
             let base = (self.rows + start) as u32;
             let buffers = &self.block;
