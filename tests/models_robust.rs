@@ -560,3 +560,32 @@ fn predictions_check_the_whole_history_contract() {
         assert_eq!(rows[i].to_bits(), one[0].to_bits(), "row {i}");
     }
 }
+
+/// Gamma-Gamma's expected spend ignores the monetary value of one-time buyers (the population
+/// mean) and counts only repeat customers' bad values, on full-length and broadcast columns.
+#[test]
+fn expected_spend_reads_monetary_value_of_repeat_customers_only() {
+    use custval::models::gamma_gamma::conditional_expected_spend;
+    let p = [6.25, 3.74, 15.44];
+    let mean = 15.44 * 6.25 / (3.74 - 1.0);
+    let got = conditional_expected_spend(&p, &[0.0, 0.0, 2.0], &[f64::NAN, -1.0, 10.0]).unwrap();
+    assert_eq!(got[..2], [mean, mean]);
+    assert_eq!(
+        got[2],
+        (15.44 + 10.0 * 2.0) * 6.25 / (6.25 * 2.0 + 3.74 - 1.0)
+    );
+    let bad =
+        conditional_expected_spend(&p, &[1.0, 0.0, 3.0, 2.0], &[f64::NAN, f64::NAN, -1.0, 5.0]);
+    match bad {
+        Err(CoreError::Data { column, rows, .. }) => {
+            assert_eq!((column.as_str(), rows), ("monetary_value", 2))
+        }
+        other => panic!("expected a data error, got {other:?}"),
+    }
+    let broadcast = conditional_expected_spend(&p, &[2.0], &[f64::INFINITY, 1.0, -2.0]);
+    assert!(
+        matches!(broadcast, Err(CoreError::Data { rows: 2, .. })),
+        "{broadcast:?}"
+    );
+    assert!(conditional_expected_spend(&p, &[-1.0], &[1.0]).is_err());
+}

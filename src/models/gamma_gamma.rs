@@ -309,7 +309,10 @@ pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
 }
 
 /// E[mean spend | x, m] = (γ + m x) p / (p x + q - 1); for x = 0 the population mean
-/// p γ / (q - 1). Errors if `q <= 1` (the mean is undefined). Columns may be broadcast.
+/// p γ / (q - 1), whatever `m` holds there (a summary's monetary value of one-time buyers is
+/// 0 or missing). Errors if `q <= 1` (the mean is undefined), if a frequency is negative or
+/// not finite, or if a repeat customer's `m` is. Columns may be broadcast; full-length ones are
+/// checked in the pass that computes the answer.
 pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     let (p, q, g) = (params[0], params[1], params[2]);
@@ -320,10 +323,46 @@ pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Resul
         ));
     }
     let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
-    super::check_nonneg("frequency", x)?;
-    super::check_nonneg("monetary_value", m)?;
-    Ok(par_map(n, |i| {
-        let (x, m) = (super::at(x, i), super::at(m, i));
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    let repeat = |x: f64| x > 0.0;
+    let spend = |x: f64, m: f64| {
+        let m = if repeat(x) { m } else { 0.0 };
         (g + m * x) * p / (p * x + q - 1.0)
-    }))
+    };
+    let valid = |x: f64, m: f64| ok(x) & (ok(m) | !repeat(x));
+    let (out, bad) = if x.len() == n && m.len() == n {
+        let mut out = vec![0.0; n];
+        let bad = out
+            .par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(m.par_chunks(CHUNK)))
+            .map(|(out, (x, m))| {
+                let mut all = true;
+                for ((o, &x), &m) in out.iter_mut().zip(x).zip(m) {
+                    all &= valid(x, m);
+                    *o = spend(x, m);
+                }
+                !all
+            })
+            .reduce(|| false, |a, b| a | b);
+        (out, bad)
+    } else {
+        let out = par_map(n, |i| spend(super::at(x, i), super::at(m, i)));
+        let bad = (0..n)
+            .into_par_iter()
+            .any(|i| !valid(super::at(x, i), super::at(m, i)));
+        (out, bad)
+    };
+    if bad {
+        super::check_nonneg("frequency", x)?;
+        let rows = (0..n)
+            .into_par_iter()
+            .filter(|&i| repeat(super::at(x, i)) && !ok(super::at(m, i)))
+            .count();
+        return Err(CoreError::data(
+            "monetary_value",
+            "negative or non-finite values",
+            rows as u64,
+        ));
+    }
+    Ok(out)
 }

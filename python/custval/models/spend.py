@@ -106,13 +106,18 @@ class GammaGamma(_Fitted):
         self.n_excluded_ = None if value is None else int(value)
 
     def _spend(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+        # The native kernel ignores monetary_value where frequency is 0 and checks both
+        # columns in the pass that computes the answer.
         params = self._require_fit()
-        m = np.where(frequency > 0, monetary_value, 0.0)
-        return _native.conditional_expected_spend(params, frequency, np.ascontiguousarray(m))
+        return _native.conditional_expected_spend(params, frequency, monetary_value)
 
     def conditional_expected_spend(self, frequency, monetary_value):
         """Expected mean spend per transaction given each customer's frequency and mean
         repeat spend (the population mean p γ / (q − 1) when frequency = 0)."""
         cols = _Columns(None, {"frequency": frequency, "monetary_value": monetary_value})
-        _check_finite_nonneg("frequency", cols["frequency"])
-        return _shaped(self._spend(cols["frequency"], cols["monetary_value"]), cols.shape)
+        try:
+            out = self._spend(cols["frequency"], cols["monetary_value"])
+        except DataError:
+            _check_finite_nonneg("frequency", cols["frequency"])  # names NaN and infinities
+            raise
+        return _shaped(out, cols.shape)
