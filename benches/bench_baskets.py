@@ -31,27 +31,30 @@ def rss() -> int:
 
 
 def measured(fn, repeat: int):
-    """(best seconds, peak resident bytes above the start, result) over ``repeat`` runs; the
-    peak is sampled every millisecond, so it sees native (Rust, polars) allocations too."""
-    best, peak, result = float("inf"), 0, None
+    """(best seconds, peak resident bytes above the start, result): the time is the best of
+    ``repeat`` plain runs; the peak comes from one more run sampled every millisecond (so it
+    sees native, Rust and polars, allocations too) and kept out of the timing, since the
+    sampler takes a core and the kernel's memory lock on a small machine."""
+    best, result = float("inf"), None
     for _ in range(repeat):
         result = None
-        base, top, done = rss(), [0], threading.Event()
-
-        def sample(base=base, top=top, done=done):
-            while not done.is_set():
-                top[0] = max(top[0], rss() - base)
-                time.sleep(0.001)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
         start = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - start)
-        done.set()
-        sampler.join()
-        peak = max(peak, top[0])
-    return best, peak, result
+    result = None
+    base, top, done = rss(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            top[0] = max(top[0], rss() - base)
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    result = fn()
+    done.set()
+    sampler.join()
+    return best, top[0], result
 
 
 def polars_pairs(lines: pl.DataFrame) -> pl.DataFrame:

@@ -112,6 +112,14 @@ pub fn f64_column(name: &str, values: Vec<f64>) -> Column {
     )
 }
 
+/// Integers already collected (no copy).
+pub fn i64_column(name: &str, values: Vec<i64>) -> Column {
+    (
+        Field::new(name, DataType::Int64, false),
+        Arc::new(Int64Array::from(values)),
+    )
+}
+
 pub fn int_column(name: &str, values: impl IntoIterator<Item = i64>) -> Column {
     (
         Field::new(name, DataType::Int64, false),

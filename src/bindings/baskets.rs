@@ -11,15 +11,18 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatch;
 
 use super::arrow_in::{amounts_role, int64_role};
-use super::arrow_out::{batch, f64_column, int_column, minor_money_column, money_kind};
+use rayon::prelude::*;
+
+use super::arrow_out::{batch, f64_column, i64_column, int_column, minor_money_column, money_kind};
 use super::gil;
 use crate::core::basket::kpis::{basket_kpis as core_kpis, LineValues};
-use crate::core::basket::pairs::{count_pairs, Thresholds};
+use crate::core::basket::pairs::{count_pairs, Pair, Thresholds};
 use crate::core::basket::sequence::next_products;
 use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, Scorer};
 use crate::core::basket::{baskets, in_customer_order, Level, Lines};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
+use crate::core::pages;
 
 /// The batch and the user's column names by role.
 struct Input {
@@ -165,19 +168,33 @@ pub fn affinity<'py>(
     let thresholds = Thresholds::new(min_support, min_count)?;
     let input = Input::new(lines, names)?;
     let rows = input.lines(n_products)?;
-    let (counts, m) = gil::run(py, || {
+    let (counts, m, codes) = gil::run(py, || {
         let mut counts = count_pairs(&baskets(&rows, level)?, &thresholds);
         if let Some(k) = top_k {
             counts.strongest(k);
         }
         let measures = counts.measures();
-        Ok((counts, measures))
+        let pairs = &counts.pairs;
+        let column = |f: fn(&Pair) -> i64| {
+            let mut values = pages::zeroed::<i64>(pairs.len());
+            values
+                .par_iter_mut()
+                .zip(pairs)
+                .for_each(|(v, p)| *v = f(p));
+            values
+        };
+        let codes = [
+            column(|p| p.a as i64),
+            column(|p| p.b as i64),
+            column(|p| p.count as i64),
+        ];
+        Ok((counts, measures, codes))
     })?;
-    let pairs = &counts.pairs;
+    let [a, b, count] = codes;
     let out = vec![
-        int_column("product_a", pairs.iter().map(|p| p.a as i64)),
-        int_column("product_b", pairs.iter().map(|p| p.b as i64)),
-        int_column("count", pairs.iter().map(|p| p.count as i64)),
+        i64_column("product_a", a),
+        i64_column("product_b", b),
+        i64_column("count", count),
         f64_column("support", m.support),
         f64_column("confidence_a_b", m.confidence_a_b),
         f64_column("confidence_b_a", m.confidence_b_a),

@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod kpis;
 pub mod log;
 pub mod money;
+pub mod pages;
 pub mod partition;
 pub mod period;
 pub mod retention;

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -79,9 +80,29 @@ def _ids(column: pa.ChunkedArray, name: str, what: str) -> pa.Array:
 def product_codes(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:
     """(each line's product code, the sorted distinct products the codes index)."""
     values = _ids(column, name, "product")
+    if pa.types.is_integer(values.type) and len(values) and values.null_count == 0:
+        coded = _dense_integer_codes(values)
+        if coded is not None:
+            return coded
     distinct = pc.unique(values)
     distinct = distinct.take(pc.sort_indices(distinct))
     return pc.index_in(values, value_set=distinct).cast(pa.int64()), distinct
+
+
+def _dense_integer_codes(values: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """Integer ids spanning a range not much wider than the lines: the codes are each id's
+    rank among the ids present, read from a table over the range (no hashing). ``None``
+    for wider ranges."""
+    bounds = pc.min_max(values)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    if hi - lo > 4 * len(values) + 1024 or hi > np.iinfo(np.int64).max:
+        return None
+    offsets = values.to_numpy().astype(np.int64) - lo
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[offsets] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    distinct = pa.array(np.flatnonzero(present) + lo).cast(values.type)
+    return pa.array(rank[offsets]), distinct
 
 
 def customer_codes(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:

@@ -58,7 +58,7 @@ struct OrderValue {
 /// keeps each order's rows) whose lines carry `values`; sizes of `max_size` items or more
 /// share the last bucket.
 pub fn basket_kpis(baskets: &Baskets, values: &LineValues, max_size: u64) -> Result<BasketKpis> {
-    let n_lines = baskets.rows.len();
+    let n_lines = baskets.lines();
     if values.amounts.is_some_and(|a| a.len() != n_lines)
         || values.quantities.is_some_and(|q| q.len() != n_lines)
     {
@@ -93,15 +93,14 @@ pub fn basket_kpis(baskets: &Baskets, values: &LineValues, max_size: u64) -> Res
     let per_order: Vec<Option<OrderValue>> = (0..baskets.len())
         .into_par_iter()
         .map(|i| {
-            let rows = baskets.rows_of(i);
             let items = match values.quantities {
-                Some(q) => rows.iter().map(|&r| q[r as usize] as u64).sum(),
-                None => rows.len() as u64,
+                Some(q) => baskets.rows_of(i).map(|r| q[r] as u64).sum(),
+                None => baskets.rows_of(i).count() as u64,
             };
             let mut revenue = 0i128;
             if let Some(a) = values.amounts {
-                for &r in rows {
-                    revenue = revenue.checked_add(a.fixed(r as usize, values.scale)?)?;
+                for r in baskets.rows_of(i) {
+                    revenue = revenue.checked_add(a.fixed(r, values.scale)?)?;
                 }
             }
             Some(OrderValue { items, revenue })

@@ -10,10 +10,13 @@ use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
 
+mod group;
 pub mod kpis;
 pub mod pairs;
 pub mod sequence;
 pub mod similarity;
+
+pub use group::baskets;
 
 /// The lines of a log as the basket kernels read them: product codes (dense, `0..products`,
 /// numbered in the order products should be listed) and what groups lines into baskets.
@@ -56,18 +59,23 @@ impl Level {
 }
 
 /// Baskets in compressed sparse rows: basket `i` holds `products[offsets[i]..offsets[i + 1]]`,
-/// distinct and ascending. Baskets are ordered by (customer, time, order) for orders and by
-/// customer code for customer baskets.
+/// distinct and ascending. Customer baskets come by customer code; order baskets in the
+/// log's order when each order's lines are consecutive, else by order code: consumers that
+/// need an order ask for it ([`in_customer_order`]).
 #[derive(Debug, Default)]
 pub struct Baskets {
     pub offsets: Vec<usize>,
     pub products: Vec<u32>,
-    /// The customer code of each basket (0 without customers).
+    /// Per basket, when the lines carry customers (else empty): its customer code, the
+    /// earliest time among its lines (0 without times) and its order code (0 for customer
+    /// baskets and for orders made of a customer's lines at one time).
     pub customers: Vec<i64>,
-    /// The earliest time among each basket's lines (0 without times).
     pub times: Vec<i64>,
-    /// The input rows of basket `i`'s lines: `rows[line_offsets[i]..line_offsets[i + 1]]`
-    /// (empty once baskets are reordered by [`in_customer_order`]).
+    pub orders: Vec<i64>,
+    /// The lines of basket `i` are `line_offsets[i]..line_offsets[i + 1]` of `rows`, the
+    /// input rows in grouping order — or of the input itself when `rows` is empty (each
+    /// basket a run of consecutive lines). Both empty once baskets are reordered by
+    /// [`in_customer_order`].
     pub line_offsets: Vec<usize>,
     pub rows: Vec<u32>,
     pub n_products: usize,
@@ -83,8 +91,19 @@ impl Baskets {
     }
 
     /// The input rows of basket `i`'s lines.
-    pub fn rows_of(&self, i: usize) -> &[u32] {
-        &self.rows[self.line_offsets[i]..self.line_offsets[i + 1]]
+    pub fn rows_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let range = self.line_offsets[i]..self.line_offsets[i + 1];
+        let (direct, mapped) = if self.rows.is_empty() {
+            (range, &[][..])
+        } else {
+            (0..0, &self.rows[range])
+        };
+        direct.chain(mapped.iter().map(|&r| r as usize))
+    }
+
+    /// The number of input lines grouped (before any reordering).
+    pub fn lines(&self) -> usize {
+        self.line_offsets.last().copied().unwrap_or(0)
     }
 
     #[inline]
@@ -154,145 +173,21 @@ impl Transposed {
     }
 }
 
-/// One line, packed for the grouping sort: `group` then `sub` decide the basket (and its
-/// place), `product` its content.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Keyed {
-    group: i64,
-    sub: i64,
-    tie: i64,
-    product: u32,
-    row: u32,
-}
-
-/// Groups `lines` into baskets of `level`.
-///
-/// Order baskets need customers and times only for sequences: with them the baskets come in
-/// (customer, time, order) order; an order whose lines name different customers is an error.
-pub fn baskets(lines: &Lines, level: Level) -> Result<Baskets> {
-    let n = lines.products.len();
-    check_lengths(lines, n)?;
-    check_products(lines)?;
-    if n > u32::MAX as usize {
-        return Err(CoreError::argument(
-            "data",
-            format!("{n} lines exceed the 4,294,967,295-line limit of one call"),
-        ));
-    }
-    let customer = |i: usize| lines.customers.map_or(0, |c| c[i]);
-    let time = |i: usize| lines.times.map_or(0, |t| t[i]);
-    let keyed: Vec<Keyed> = match (level, lines.orders) {
-        (Level::Customer, _) => {
-            let Some(customers) = lines.customers else {
-                return Err(CoreError::argument(
-                    "customer",
-                    "level='customer' needs the customer column",
-                ));
-            };
-            (0..n)
-                .into_par_iter()
-                .map(|i| Keyed {
-                    group: customers[i],
-                    sub: 0,
-                    tie: 0,
-                    product: lines.products[i] as u32,
-                    row: i as u32,
-                })
-                .collect()
-        }
-        // Sorted by order, then customer (to find orders with several), then product.
-        (Level::Order, Some(orders)) => (0..n)
-            .into_par_iter()
-            .map(|i| Keyed {
-                group: orders[i],
-                sub: customer(i),
-                tie: time(i),
-                product: lines.products[i] as u32,
-                row: i as u32,
-            })
-            .collect(),
-        (Level::Order, None) => {
-            if lines.customers.is_none() || lines.times.is_none() {
-                return Err(CoreError::argument(
-                    "order",
-                    "without an order column, orders are a customer's lines at one time: \
-                     pass the order, or the customer and time columns",
-                ));
-            }
-            (0..n)
-                .into_par_iter()
-                .map(|i| Keyed {
-                    group: customer(i),
-                    sub: time(i),
-                    tie: 0,
-                    product: lines.products[i] as u32,
-                    row: i as u32,
-                })
-                .collect()
-        }
-    };
-    let by_order = level == Level::Order && lines.orders.is_some();
-    let mut keyed = keyed;
-    // (group, sub, product) decide the basket and its content; `tie` (a line's time inside
-    // an order) only the order's earliest time, so it sorts after the product.
-    keyed.par_sort_unstable_by_key(|k| (k.group, k.sub, k.product, k.tie));
-    let same_basket = |a: &Keyed, b: &Keyed| a.group == b.group && (by_order || a.sub == b.sub);
-    let mut out = Baskets {
-        offsets: vec![0],
-        line_offsets: vec![0],
-        rows: keyed.iter().map(|k| k.row).collect(),
-        n_products: lines.n_products,
-        ..Baskets::default()
-    };
-    let mut mixed_orders = 0u64;
-    let mut start = 0;
-    while start < keyed.len() {
-        let first = keyed[start];
-        let mut end = start + 1;
-        let mut earliest = if by_order { first.tie } else { first.sub };
-        let mut mixed = false;
-        while end < keyed.len() && same_basket(&first, &keyed[end]) {
-            let line = keyed[end];
-            mixed |= line.sub != first.sub;
-            earliest = earliest.min(if by_order { line.tie } else { line.sub });
-            if line.product != keyed[end - 1].product {
-                out.products.push(keyed[end - 1].product);
-            }
-            end += 1;
-        }
-        out.products.push(keyed[end - 1].product);
-        mixed_orders += u64::from(by_order && mixed);
-        out.offsets.push(out.products.len());
-        out.line_offsets.push(end);
-        out.customers.push(match (level, by_order) {
-            (Level::Order, true) => first.sub,
-            _ => first.group,
-        });
-        out.times
-            .push(if level == Level::Order { earliest } else { 0 });
-        start = end;
-    }
-    if mixed_orders > 0 {
-        return Err(CoreError::data(
-            lines.customer_name,
-            "the lines of one order carry different customers",
-            mixed_orders,
-        ));
-    }
-    Ok(out)
-}
-
 /// Order baskets in each customer's purchase order: (customer, earliest time, order) —
 /// the order the sequence and evaluation consumers read them in.
 pub fn in_customer_order(baskets: Baskets) -> Baskets {
     let mut index: Vec<u32> = (0..baskets.len() as u32).collect();
-    // Stable: equal (customer, time) keep their order-code order from the grouping sort.
-    index.par_sort_by_key(|&i| (baskets.customers[i as usize], baskets.times[i as usize]));
+    // Orders at the same time by order code, whatever order grouping left them in.
+    index.par_sort_unstable_by_key(|&i| {
+        let i = i as usize;
+        (baskets.customers[i], baskets.times[i], baskets.orders[i])
+    });
     let mut out = Baskets {
         offsets: Vec::with_capacity(baskets.offsets.len()),
         products: Vec::with_capacity(baskets.products.len()),
         customers: Vec::with_capacity(index.len()),
         times: Vec::with_capacity(index.len()),
+        orders: Vec::with_capacity(index.len()),
         line_offsets: Vec::new(),
         rows: Vec::new(),
         n_products: baskets.n_products,
@@ -304,42 +199,34 @@ pub fn in_customer_order(baskets: Baskets) -> Baskets {
         out.offsets.push(out.products.len());
         out.customers.push(baskets.customers[i]);
         out.times.push(baskets.times[i]);
+        out.orders.push(baskets.orders[i]);
     }
     out
 }
 
-fn check_lengths(lines: &Lines, n: usize) -> Result<()> {
-    let lengths = [
-        lines.orders.map(<[i64]>::len),
-        lines.customers.map(<[i64]>::len),
-        lines.times.map(<[i64]>::len),
-    ];
-    if lengths.iter().flatten().any(|&len| len != n) {
-        return Err(CoreError::argument(
-            "data",
-            "columns have different lengths",
-        ));
+/// The lists one after another, copied in parallel (each list into its own slice).
+pub(crate) fn concat<T: Copy + Send + Sync>(lists: &[Vec<T>]) -> Vec<T> {
+    let total = lists.iter().map(Vec::len).sum();
+    let mut out: Vec<T> = crate::core::pages::with_capacity(total);
+    let mut slices = Vec::with_capacity(lists.len());
+    let mut rest = &mut out.spare_capacity_mut()[..total];
+    for list in lists {
+        let (own, tail) = rest.split_at_mut(list.len());
+        slices.push(own);
+        rest = tail;
     }
-    Ok(())
-}
-
-/// Every product code is in `0..n_products` (the bindings number them; this guards the
-/// dense per-product arrays of the consumers).
-fn check_products(lines: &Lines) -> Result<()> {
-    let limit = lines.n_products.min(u32::MAX as usize) as i64;
-    let bad = lines
-        .products
-        .par_iter()
-        .filter(|&&p| p < 0 || p >= limit)
-        .count();
-    if bad > 0 {
-        return Err(CoreError::data(
-            lines.product_name,
-            format!("product codes must lie in 0..{limit}"),
-            bad as u64,
-        ));
-    }
-    Ok(())
+    slices
+        .into_par_iter()
+        .zip(lists)
+        .with_min_len(64)
+        .for_each(|(own, list)| {
+            for (slot, &value) in own.iter_mut().zip(list) {
+                slot.write(value);
+            }
+        });
+    // SAFETY: the slices cover the first `total` slots exactly and every one was written.
+    unsafe { out.set_len(total) };
+    out
 }
 
 /// The `k` largest of `items` by `better` (a strict "comes first" order), sorted that way.
@@ -377,11 +264,47 @@ mod tests {
         let orders = [5, 5, 5, 2, 9];
         let products = [1, 0, 1, 2, 0];
         let b = baskets(&lines(&orders, &products, 3), Level::Order).expect("groups");
+        // Each order's lines are consecutive: baskets in the log's order.
         assert_eq!(b.len(), 3);
-        assert_eq!(b.basket(0), &[2]);
-        assert_eq!(b.basket(1), &[0, 1]);
+        assert_eq!(b.basket(0), &[0, 1]);
+        assert_eq!(b.basket(1), &[2]);
         assert_eq!(b.basket(2), &[0]);
         assert_eq!(b.product_counts(), vec![2, 1, 1]);
+        assert_eq!(b.rows_of(0).collect::<Vec<_>>(), vec![0, 1, 2]);
+    }
+
+    /// The baskets as sorted (order code, products, rows) triples, whatever their order.
+    fn contents(b: &Baskets, orders: &[i64]) -> Vec<(i64, Vec<u32>, Vec<usize>)> {
+        let mut all: Vec<_> = (0..b.len())
+            .map(|i| {
+                let mut rows: Vec<usize> = b.rows_of(i).collect();
+                rows.sort_unstable();
+                (orders[rows[0]], b.basket(i).to_vec(), rows)
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn split_orders_are_sorted_into_the_same_baskets() {
+        // Order 5's lines are not consecutive: the runs are not the baskets.
+        let orders = [5, 2, 5, 9, 5];
+        let products = [1, 2, 0, 0, 1];
+        let split = baskets(&lines(&orders, &products, 3), Level::Order).expect("groups");
+        let orders_grouped = [5, 5, 5, 2, 9];
+        let products_grouped = [1, 0, 1, 2, 0];
+        let runs =
+            baskets(&lines(&orders_grouped, &products_grouped, 3), Level::Order).expect("groups");
+        let relabel = |c: Vec<(i64, Vec<u32>, Vec<usize>)>| -> Vec<(i64, Vec<u32>)> {
+            c.into_iter().map(|(o, p, _)| (o, p)).collect()
+        };
+        assert_eq!(
+            relabel(contents(&split, &orders)),
+            relabel(contents(&runs, &orders_grouped))
+        );
+        assert_eq!(contents(&split, &orders)[1].2, vec![0, 2, 4]);
+        assert_eq!(split.lines(), 5);
     }
 
     #[test]

@@ -2,15 +2,19 @@
 //! baskets, pruned first on single-product support as apriori does (a pair is never more
 //! frequent than either of its products), with the association-rule measures of each pair.
 //!
-//! Counting walks the product → baskets transpose one product `a` at a time, tallying the
-//! larger products `b` of each basket in a dense counter (Linden, Smith & York's item-to-item
-//! loop): memory is the incidence plus one counter of `products` entries per thread, however
-//! many pairs exist, and each product's pairs are written by one task, in order.
+//! Counting reads the baskets once in order, writing each pair occurrence as an entry
+//! (a → b) grouped by `a`, then tallies each product's entries in a dense counter (Linden,
+//! Smith & York's item-to-item loop): memory is the incidence, the entries (capped: beyond
+//! [`EMIT_BUDGET`] they are counted in several passes, each for a range of products `a`) and
+//! one counter of `products` entries per thread, however many pairs exist; each product's
+//! pairs are written by one task, in order. Counts are integer sums, so neither the chunks
+//! nor the passes change them.
 use rayon::prelude::*;
 
-use crate::core::basket::{top_k, Baskets};
+use crate::core::basket::{concat, top_k, Baskets};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
+use crate::core::pages;
 
 /// Which pairs to keep.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +76,11 @@ pub struct PairCounts {
 
 /// Counts every pair of products held by at least `thresholds` baskets.
 pub fn count_pairs(baskets: &Baskets, thresholds: &Thresholds) -> PairCounts {
+    count_in_passes(baskets, thresholds, EMIT_BUDGET)
+}
+
+/// [`count_pairs`], writing at most `budget` entries (a → b) per pass.
+fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) -> PairCounts {
     let n = baskets.len();
     let product_counts = baskets.product_counts();
     let frequent: Vec<bool> = product_counts
@@ -79,29 +88,187 @@ pub fn count_pairs(baskets: &Baskets, thresholds: &Thresholds) -> PairCounts {
         .map(|&c| thresholds.keeps(c, n))
         .collect();
     let frequent_products = frequent.iter().filter(|&&f| f).count();
-    // Baskets with fewer than two frequent products add no pair.
-    let useful = |i: usize| {
-        baskets
-            .basket(i)
-            .iter()
-            .filter(|&&p| frequent[p as usize])
-            .nth(1)
-            .is_some()
+    let emitter = Emitter::new(baskets, &frequent);
+    let keeps = |count| thresholds.keeps(count, n);
+    let counted: Vec<Vec<Pair>> = emitter
+        .windows(budget)
+        .iter()
+        .map(|window| emitter.count(window, keeps))
+        .collect();
+    let pairs = if counted.len() == 1 {
+        counted.into_iter().next().unwrap_or_default()
+    } else {
+        concat(&counted)
     };
-    let transposed = baskets.by_product(useful);
-    let products = baskets.n_products;
-    let pairs: Vec<Pair> = (0..products)
-        .into_par_iter()
-        .filter(|&a| frequent[a])
-        .map_init(
-            || (vec![0u32; products], Vec::<u32>::new()),
-            |(counter, touched), a| {
+    PairCounts {
+        pairs,
+        product_counts,
+        baskets: n,
+        frequent_products,
+    }
+}
+
+/// Most (a → b) entries written at once: 64M entries, 256 MiB. More are counted in several
+/// passes over the baskets, each for a range of products `a`.
+const EMIT_BUDGET: usize = 1 << 26;
+
+/// Writes every basket's pairs of frequent products as (a → b) entries, grouped by `a`, and
+/// counts them per `a` in a dense counter (Linden, Smith & York's item-to-item loop, fed
+/// from one sequential read of the baskets instead of random reads per product). The
+/// baskets are cut into chunks, one per task; each chunk writes into its own slice, by `a`.
+struct Emitter<'a> {
+    baskets: &'a Baskets,
+    frequent: &'a [bool],
+    /// Basket ranges of the chunks.
+    chunks: Vec<(usize, usize)>,
+    /// Per chunk, per product `a`: the entries (a → b) its baskets write.
+    entries: Vec<Vec<u32>>,
+}
+
+/// A range of products `a` counted in one pass, and the entries it writes.
+struct Window {
+    first: usize,
+    last: usize,
+    entries: usize,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(baskets: &'a Baskets, frequent: &'a [bool]) -> Emitter<'a> {
+        let n = baskets.len();
+        let pieces = (rayon::current_num_threads() * 2).max(1);
+        let mut cuts: Vec<usize> = (0..=pieces).map(|k| n * k / pieces).collect();
+        cuts.dedup();
+        let chunks: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        let mut emitter = Emitter {
+            baskets,
+            frequent,
+            chunks,
+            entries: Vec::new(),
+        };
+        emitter.entries = emitter
+            .chunks
+            .par_iter()
+            .map(|&(from, to)| {
                 checkpoint();
-                for &basket in transposed.of(a) {
-                    let items = baskets.basket(basket as usize);
-                    let after = items.partition_point(|&p| p as usize <= a);
-                    for &b in &items[after..] {
-                        if frequent[b as usize] {
+                let mut entries = vec![0u32; baskets.n_products];
+                emitter.each_basket(from, to, |items| {
+                    for (i, &a) in items.iter().enumerate() {
+                        entries[a as usize] += (items.len() - i - 1) as u32;
+                    }
+                });
+                entries
+            })
+            .collect();
+        emitter
+    }
+
+    /// Calls `f` with the frequent products of each basket in `from..to` holding two or more.
+    fn each_basket(&self, from: usize, to: usize, mut f: impl FnMut(&[u32])) {
+        let mut items = Vec::new();
+        for i in from..to {
+            items.clear();
+            items.extend(
+                self.baskets
+                    .basket(i)
+                    .iter()
+                    .filter(|&&p| self.frequent[p as usize]),
+            );
+            if items.len() > 1 {
+                f(&items);
+            }
+        }
+    }
+
+    /// Consecutive ranges of products whose entries fit `budget` (a product over it alone
+    /// gets its own range).
+    fn windows(&self, budget: usize) -> Vec<Window> {
+        let products = self.baskets.n_products;
+        let mut windows = Vec::new();
+        let mut current = Window {
+            first: 0,
+            last: 0,
+            entries: 0,
+        };
+        for a in 0..products {
+            let entries: usize = self.entries.iter().map(|e| e[a] as usize).sum();
+            if current.entries + entries > budget && current.last > current.first {
+                let next = Window {
+                    first: a,
+                    last: a,
+                    entries: 0,
+                };
+                windows.push(std::mem::replace(&mut current, next));
+            }
+            current.last = a + 1;
+            current.entries += entries;
+        }
+        if current.last > current.first {
+            windows.push(current);
+        }
+        windows
+    }
+
+    /// The pairs (a, b) with `a` in the window whose counts `keep`, by ascending (a, b).
+    fn count(&self, window: &Window, keep: impl Fn(u64) -> bool + Sync) -> Vec<Pair> {
+        let span = window.last - window.first;
+        // Per chunk: where each product's entries start in that chunk's slice.
+        let starts: Vec<Vec<usize>> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let mut at = 0;
+                let mut starts = Vec::with_capacity(span + 1);
+                for &k in &e[window.first..window.last] {
+                    starts.push(at);
+                    at += k as usize;
+                }
+                starts.push(at);
+                starts
+            })
+            .collect();
+        let mut written = vec![0u32; window.entries];
+        let mut slices = Vec::with_capacity(self.chunks.len());
+        let mut rest = written.as_mut_slice();
+        for s in &starts {
+            let (own, tail) = rest.split_at_mut(s[span]);
+            slices.push(own);
+            rest = tail;
+        }
+        slices
+            .into_par_iter()
+            .zip(&self.chunks)
+            .zip(&starts)
+            .for_each(|((own, &(from, to)), starts)| {
+                checkpoint();
+                let mut cursor = starts[..span].to_vec();
+                self.each_basket(from, to, |items| {
+                    for (i, &a) in items.iter().enumerate() {
+                        let Some(at) = (a as usize).checked_sub(window.first) else {
+                            continue;
+                        };
+                        if at >= span {
+                            break;
+                        }
+                        let later = &items[i + 1..];
+                        own[cursor[at]..cursor[at] + later.len()].copy_from_slice(later);
+                        cursor[at] += later.len();
+                    }
+                });
+            });
+        let mut bases = Vec::with_capacity(starts.len());
+        let mut base = 0;
+        for s in &starts {
+            bases.push(base);
+            base += s[span];
+        }
+        let products = self.baskets.n_products;
+        let lists: Vec<Vec<Pair>> = (0..span)
+            .into_par_iter()
+            .map_init(
+                || (vec![0u32; products], Vec::<u32>::new()),
+                |(counter, touched), at| {
+                    for (s, base) in starts.iter().zip(&bases) {
+                        for &b in &written[base + s[at]..base + s[at + 1]] {
                             let slot = &mut counter[b as usize];
                             if *slot == 0 {
                                 touched.push(b);
@@ -109,30 +276,21 @@ pub fn count_pairs(baskets: &Baskets, thresholds: &Thresholds) -> PairCounts {
                             *slot += 1;
                         }
                     }
-                }
-                touched.sort_unstable();
-                let mut kept = Vec::new();
-                for &b in touched.iter() {
-                    let count = std::mem::take(&mut counter[b as usize]) as u64;
-                    if thresholds.keeps(count, n) {
-                        kept.push(Pair {
-                            a: a as u32,
-                            b,
-                            count,
-                        });
+                    touched.sort_unstable();
+                    let a = (window.first + at) as u32;
+                    let mut kept = Vec::with_capacity(touched.len());
+                    for &b in touched.iter() {
+                        let count = std::mem::take(&mut counter[b as usize]) as u64;
+                        if keep(count) {
+                            kept.push(Pair { a, b, count });
+                        }
                     }
-                }
-                touched.clear();
-                kept
-            },
-        )
-        .flatten_iter()
-        .collect();
-    PairCounts {
-        pairs,
-        product_counts,
-        baskets: n,
-        frequent_products,
+                    touched.clear();
+                    kept
+                },
+            )
+            .collect();
+        concat(&lists)
     }
 }
 
@@ -155,45 +313,60 @@ pub struct Measures {
 impl PairCounts {
     pub fn measures(&self) -> Measures {
         let n = self.baskets as f64;
-        let ln_factorials = LnFactorials::new(self.baskets as u64);
-        let rows: Vec<[f64; 9]> = self
-            .pairs
-            .par_iter()
-            .map(|pair| {
-                let count_a = self.product_counts[pair.a as usize];
-                let count_b = self.product_counts[pair.b as usize];
-                let (s_ab, s_a, s_b) = (
-                    pair.count as f64 / n,
-                    count_a as f64 / n,
-                    count_b as f64 / n,
-                );
-                let conf_ab = pair.count as f64 / count_a as f64;
-                let conf_ba = pair.count as f64 / count_b as f64;
-                [
-                    s_ab,
-                    conf_ab,
-                    conf_ba,
-                    conf_ab / s_b,
-                    s_ab - s_a * s_b,
-                    conviction(conf_ab, s_b),
-                    conviction(conf_ba, s_a),
-                    s_ab / (s_a + s_b - s_ab),
-                    ln_factorials.fisher_greater(count_a, count_b, pair.count),
-                ]
-            })
-            .collect();
-        let column = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
-        Measures {
-            support: column(0),
-            confidence_a_b: column(1),
-            confidence_b_a: column(2),
-            lift: column(3),
-            leverage: column(4),
-            conviction_a_b: column(5),
-            conviction_b_a: column(6),
-            jaccard: column(7),
-            p_value: column(8),
-        }
+        let most = self.product_counts.iter().copied().max().unwrap_or(0);
+        let ln_factorials = LnFactorials::new(self.baskets as u64, most);
+        let len = self.pairs.len();
+        let column = || pages::zeroed::<f64>(len);
+        let mut m = Measures {
+            support: column(),
+            confidence_a_b: column(),
+            confidence_b_a: column(),
+            lift: column(),
+            leverage: column(),
+            conviction_a_b: column(),
+            conviction_b_a: column(),
+            jaccard: column(),
+            p_value: column(),
+        };
+        // Each task fills one block of rows in every column.
+        const BLOCK: usize = 4096;
+        (
+            m.support.par_chunks_mut(BLOCK),
+            m.confidence_a_b.par_chunks_mut(BLOCK),
+            m.confidence_b_a.par_chunks_mut(BLOCK),
+            m.lift.par_chunks_mut(BLOCK),
+            m.leverage.par_chunks_mut(BLOCK),
+            m.conviction_a_b.par_chunks_mut(BLOCK),
+            m.conviction_b_a.par_chunks_mut(BLOCK),
+            m.jaccard.par_chunks_mut(BLOCK),
+            m.p_value.par_chunks_mut(BLOCK),
+            self.pairs.par_chunks(BLOCK),
+        )
+            .into_par_iter()
+            .for_each(|(sup, cab, cba, lift, lev, cvab, cvba, jac, p, pairs)| {
+                checkpoint();
+                for (i, pair) in pairs.iter().enumerate() {
+                    let count_a = self.product_counts[pair.a as usize];
+                    let count_b = self.product_counts[pair.b as usize];
+                    let (s_ab, s_a, s_b) = (
+                        pair.count as f64 / n,
+                        count_a as f64 / n,
+                        count_b as f64 / n,
+                    );
+                    let conf_ab = pair.count as f64 / count_a as f64;
+                    let conf_ba = pair.count as f64 / count_b as f64;
+                    sup[i] = s_ab;
+                    cab[i] = conf_ab;
+                    cba[i] = conf_ba;
+                    lift[i] = conf_ab / s_b;
+                    lev[i] = s_ab - s_a * s_b;
+                    cvab[i] = conviction(conf_ab, s_b);
+                    cvba[i] = conviction(conf_ba, s_a);
+                    jac[i] = s_ab / (s_a + s_b - s_ab);
+                    p[i] = ln_factorials.fisher_greater(count_a, count_b, pair.count);
+                }
+            });
+        m
     }
 
     /// Keeps the `k` pairs of highest lift (ties: higher count, then lower product codes),
@@ -228,32 +401,55 @@ fn conviction(confidence: f64, consequent_support: f64) -> f64 {
 /// other, held by `successes` of `total` baskets. The tail is summed from the side away from
 /// the mode, stopping once terms no longer change the sum.
 pub fn fisher_greater(total: u64, successes: u64, draws: u64, k: u64) -> f64 {
-    LnFactorials::new(total).fisher_greater(successes, draws, k)
+    LnFactorials::new(total, successes.max(draws)).fisher_greater(successes, draws, k)
 }
 
-/// ln(i!) for i in 0..=total, each from the log-gamma function (exact to rounding, unlike a
-/// running sum of logs), so that every pair's p-value costs a few look-ups.
+/// ln(i!) from the log-gamma function (exact to rounding, unlike a running sum of logs), so
+/// that every pair's p-value costs a few look-ups. Of `0..=total` only the ends are kept: the
+/// p-values of products held by at most `most` baskets read ln(i!) for i ≤ most and for
+/// i ≥ total − 2·most, a small table however many baskets there are.
 pub struct LnFactorials {
-    table: Vec<f64>,
+    total: u64,
+    /// ln(i!) for i in `0..low.len()`.
+    low: Vec<f64>,
+    /// ln(i!) for i in `high_from..=total`.
+    high_from: u64,
+    high: Vec<f64>,
 }
 
 impl LnFactorials {
-    pub fn new(total: u64) -> LnFactorials {
-        let table = (0..=total)
-            .into_par_iter()
-            .map(|i| statrs::function::gamma::ln_gamma(i as f64 + 1.0))
-            .collect();
-        LnFactorials { table }
+    pub fn new(total: u64, most: u64) -> LnFactorials {
+        let ln_factorial = |i: u64| statrs::function::gamma::ln_gamma(i as f64 + 1.0);
+        let low_end = most.min(total) + 1;
+        let high_from = total.saturating_sub(most.saturating_mul(2)).max(low_end);
+        LnFactorials {
+            total,
+            low: (0..low_end).into_par_iter().map(ln_factorial).collect(),
+            high_from,
+            high: (high_from..=total)
+                .into_par_iter()
+                .map(ln_factorial)
+                .collect(),
+        }
+    }
+
+    #[inline]
+    fn ln_factorial(&self, i: u64) -> f64 {
+        match self.low.get(i as usize) {
+            Some(&v) => v,
+            None => self.high[(i - self.high_from) as usize],
+        }
     }
 
     #[inline]
     fn ln_binomial(&self, n: u64, k: u64) -> f64 {
-        self.table[n as usize] - self.table[k as usize] - self.table[(n - k) as usize]
+        self.ln_factorial(n) - self.ln_factorial(k) - self.ln_factorial(n - k)
     }
 
     /// [`fisher_greater`] over the `total` baskets the table was built for.
+    /// `successes` and `draws` must be at most the `most` it was built for.
     pub fn fisher_greater(&self, successes: u64, draws: u64, k: u64) -> f64 {
-        let total = (self.table.len() - 1) as u64;
+        let total = self.total;
         let lo = (successes + draws).saturating_sub(total);
         let hi = successes.min(draws);
         if k <= lo {
@@ -352,6 +548,42 @@ mod tests {
     fn support_outside_the_unit_interval_is_refused() {
         for bad in [0.0, -0.1, 1.5, f64::NAN] {
             assert!(Thresholds::new(Some(bad), 1).is_err());
+        }
+    }
+
+    #[test]
+    fn counts_in_several_passes_equal_one_pass() {
+        let orders = [1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4];
+        let products = [0, 1, 2, 3, 0, 2, 3, 1, 3, 0, 1, 2];
+        let b = baskets(&lines(&orders, &products, 4), Level::Order).unwrap();
+        let t = Thresholds::new(None, 1).unwrap();
+        let one = count_pairs(&b, &t);
+        for budget in [1, 2, 3, 5] {
+            assert_eq!(count_in_passes(&b, &t, budget).pairs, one.pairs, "{budget}");
+        }
+        assert_eq!(one.pairs.len(), 6);
+    }
+
+    #[test]
+    fn fisher_tail_reads_both_ends_of_a_large_table() {
+        // 10,000 baskets: the table keeps ln(i!) for i ≤ 40 and i ≥ 9,920 only.
+        let exact = |k: u64| -> f64 {
+            (k..=30)
+                .map(|x| {
+                    (ln_binomial(30, x) + ln_binomial(9_970, 40 - x) - ln_binomial(10_000, 40))
+                        .exp()
+                })
+                .sum()
+        };
+        let table = LnFactorials::new(10_000, 40);
+        assert_eq!(table.low.len() + table.high.len(), 41 + 81);
+        for k in [1, 2, 3, 5, 8, 30] {
+            let got = table.fisher_greater(30, 40, k);
+            let want = exact(k).min(1.0);
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1e-300),
+                "k={k}: {got} vs {want}"
+            );
         }
     }
 

@@ -193,3 +193,57 @@ def test_without_order_a_customers_lines_at_one_time_are_an_order():
     by_time = custval.next_purchase(lines)
     by_order = custval.next_purchase(lines, order="order_id")
     pd.testing.assert_frame_equal(by_time, by_order)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=baskets)
+def test_orders_listed_together_take_the_same_answer(lines):
+    """Lines grouped by order (read as runs) and shuffled (grouped by a sort) agree."""
+    grouped = lines.sort_values("order_id", kind="stable").reset_index(drop=True)
+    want = self_join(lines)
+    got = custval.affinity(grouped)
+    assert got[["product_a", "product_b", "count"]].equals(
+        want[["product_a", "product_b", "count"]]
+    )
+
+
+def test_every_basket_function_ignores_how_lines_are_listed():
+    lines = simulate_baskets(400, 30, seed=11)
+    # Two orders of one customer at the same time: ordered by order id in either listing.
+    tie = lines[lines["order_id"] == lines["order_id"].iloc[0]].assign(order_id=10**9)
+    lines = pd.concat([lines, tie], ignore_index=True)
+    shuffled = lines.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    grouped = lines.sort_values("order_id", kind="stable").reset_index(drop=True)
+    runs = shuffled.sort_values(["customer_id", "order_id"], kind="stable")
+    for listing in (grouped, runs):
+        pd.testing.assert_frame_equal(custval.affinity(listing), custval.affinity(shuffled))
+        pd.testing.assert_frame_equal(
+            custval.next_purchase(listing, order="order_id"),
+            custval.next_purchase(shuffled, order="order_id"),
+        )
+        ours = custval.basket_kpis(listing, amount="amount")
+        theirs = custval.basket_kpis(shuffled, amount="amount")
+        assert repr(ours) == repr(theirs) and ours.revenue == theirs.revenue
+        pd.testing.assert_frame_equal(ours.by_size, theirs.by_size)
+        pd.testing.assert_frame_equal(ours.attach_rate, theirs.attach_rate)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "ids"),
+    [
+        ("int8", [-128, 5, 127]),  # a narrow type whose range overflows it
+        ("uint64", [2**64 - 1, 3, 2**63]),  # beyond int64: labels hashed instead
+        ("int64", [-(10**15), 0, 10**15]),  # a range far wider than the lines
+    ],
+)
+def test_integer_products_of_any_type_and_range(dtype, ids):
+    lines = pd.DataFrame(
+        {"order_id": [1, 1, 2, 2, 2, 3], "product_id": [ids[i] for i in (0, 1, 0, 1, 2, 2)]}
+    ).astype({"product_id": dtype})
+    got = custval.affinity(lines)
+    a, b, c = sorted(ids)
+    assert got["product_a"].tolist() == [a, a, b] and got["product_b"].tolist() == [b, c, c]
+    assert got["product_a"].dtype == dtype
+    by_name = {a: "a", b: "b", c: "c"}
+    named = custval.affinity(lines.assign(product_id=lines["product_id"].map(by_name)))
+    assert got["count"].tolist() == named["count"].tolist()
