@@ -70,3 +70,27 @@ fn predictions() {
         pareto_nbd::conditional_expected_purchases(&PUB, 39.0, &[2.0], &[30.43], &[38.86]).unwrap();
     assert!(ce[0] > 0.5 && ce[0] < 2.0, "{}", ce[0]);
 }
+
+/// The vectorised new-customer curve against the formula in libm, and its count of bad `t`.
+#[test]
+fn new_customer_curve_matches_the_formula() {
+    let (r, alpha, s, beta) = (PUB[0], PUB[1], PUB[2], PUB[3]);
+    let t: Vec<f64> = (0..5_000)
+        .map(|i| (i as f64 * 0.37).powf(1.3) * 1e-3)
+        .collect();
+    let got = pareto_nbd::expected_purchases(&PUB, &t).unwrap();
+    for (&t, &g) in t.iter().zip(&got) {
+        let want = r * beta / (alpha * (s - 1.0)) * (1.0 - (beta / (beta + t)).powf(s - 1.0));
+        let exact = -r * beta / alpha * (-(s - 1.0) * (t / beta).ln_1p()).exp_m1() / (s - 1.0);
+        assert!(
+            (g - exact).abs() <= 1e-13 * exact.abs() + 1e-300,
+            "{t}: {g} vs {exact}"
+        );
+        assert!(
+            (g - want).abs() <= 1e-9 * want.abs() + 1e-15,
+            "{t}: {g} vs {want}"
+        );
+    }
+    let bad = pareto_nbd::expected_purchases(&PUB, &[1.0, -1.0, f64::NAN, f64::INFINITY, 2.0]);
+    assert!(bad.unwrap_err().to_string().contains("(3 rows)"));
+}

@@ -6,6 +6,8 @@ use super::{check_len, check_params, optimize, par_map, Distinct, FitOptions, Fi
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
+use crate::core::pages;
+
 pub const PARAM_NAMES: &[&str] = &["p", "q", "gamma"];
 
 /// Repeat customers' frequency `x` (> 0) and mean repeat spend `m` (> 0), with weights.
@@ -331,7 +333,7 @@ pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Resul
     };
     let valid = |x: f64, m: f64| ok(x) & (ok(m) | !repeat(x));
     let (out, bad) = if x.len() == n && m.len() == n {
-        let mut out = vec![0.0; n];
+        let mut out = pages::zeroed(n);
         let bad = out
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(m.par_chunks(CHUNK)))

@@ -304,7 +304,9 @@ pub(crate) fn par_map<F>(n: usize, f: F) -> Vec<f64>
 where
     F: Fn(usize) -> f64 + Sync + Send,
 {
-    (0..n).into_par_iter().map(f).collect()
+    let mut out = crate::core::pages::zeroed(n);
+    out.par_iter_mut().enumerate().for_each(|(i, o)| *o = f(i));
+    out
 }
 
 /// Computes `f(value)` for each distinct value (in parallel when there are many).

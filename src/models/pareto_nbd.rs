@@ -6,10 +6,11 @@ use super::special::{
     digamma, gauss_legendre, ln_gamma, ln_hyp2f1_ap1, log1m_exp, log_add_exp, sigmoid,
 };
 use super::{
-    at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Distinct,
-    Factored, FitOptions, FitResult, Pairs, RfmData,
+    at, bcast_len, check_nonneg, check_params, chunked_sum, data_err, optimize, par_map, table,
+    vmath, Distinct, Factored, FitOptions, FitResult, Pairs, RfmData,
 };
 use crate::core::error::{CoreError, Result};
+use crate::core::pages;
 use rayon::prelude::*;
 
 pub const PARAM_NAMES: &[&str] = &["r", "alpha", "s", "beta"];
@@ -289,11 +290,83 @@ fn pow_ratio(u: f64, s1: f64) -> f64 {
 /// Expected purchases in `(0, t]` for a new customer: `rβ/(α(s-1)) [1 - (β/(β+t))^(s-1)]`.
 pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
-    check_nonneg("t", t)?;
     let (r, alpha, s, beta) = (params[0], params[1], params[2], params[3]);
-    Ok(t.par_iter()
-        .map(|&t| r * beta / alpha * pow_ratio((beta / (beta + t)).ln(), s - 1.0))
-        .collect())
+    let curve = NewCustomers {
+        scale: r * beta / alpha,
+        s1: s - 1.0,
+        inverse_beta: 1.0 / beta,
+    };
+    let mut out = pages::zeroed(t.len());
+    let bad: usize = out
+        .par_chunks_mut(NEW_BLOCK)
+        .zip(t.par_chunks(NEW_BLOCK))
+        .map(|(out, t)| curve.block_wide(t, out))
+        .sum();
+    if bad > 0 {
+        return Err(data_err("t", "negative or non-finite values", bad));
+    }
+    Ok(out)
+}
+
+/// Rows per task of [`expected_purchases`].
+const NEW_BLOCK: usize = 1 << 14;
+
+/// The new-customer curve, one vectorised pass that also counts the invalid `t`.
+struct NewCustomers {
+    scale: f64,
+    s1: f64,
+    inverse_beta: f64,
+}
+
+impl NewCustomers {
+    /// [`NewCustomers::block`], compiled for AVX-512 or AVX2 when the CPU has it (see
+    /// [`vmath`]).
+    fn block_wide(&self, t: &[f64], out: &mut [f64]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if vmath::has_avx512() {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { self.block_avx512(t, out) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if vmath::has_avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.block_avx2(t, out) };
+        }
+        self.block(t, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn block_avx2(&self, t: &[f64], out: &mut [f64]) -> usize {
+        self.block(t, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block_avx512(&self, t: &[f64], out: &mut [f64]) -> usize {
+        self.block(t, out)
+    }
+
+    /// The curve at `t` into `out`; how many `t` are negative or not finite.
+    #[inline(always)]
+    fn block(&self, t: &[f64], out: &mut [f64]) -> usize {
+        let t = &t[..out.len()];
+        let mut bad = 0;
+        let near_one = self.s1.abs() < 1e-12;
+        for (o, &t) in out.iter_mut().zip(t) {
+            bad += usize::from(!(t.is_finite() && t >= 0.0));
+            // ln(β/(β+t)), exact to a few ulps also for t ≪ β.
+            let u = -vmath::ln_1p(t * self.inverse_beta);
+            // (1 - (β/(β+t))^(s-1)) / (s-1), continuous at s = 1.
+            let ratio = if near_one {
+                -u
+            } else {
+                -vmath::exp_m1(self.s1 * u) / self.s1
+            };
+            *o = self.scale * ratio;
+        }
+        bad
+    }
 }
 
 /// `ln s + (r+x) ln(α+T) + s ln(β+T)`: with the `ln_tail` values at `T` (`ft`) and at `t_x`

@@ -1,5 +1,6 @@
 //! `ln` and `exp` as plain branch-free arithmetic, so that loops over rows calling them are
-//! vectorised (four doubles wide in a copy compiled for AVX2, see [`has_avx2`]).
+//! vectorised (four doubles wide in a copy compiled for AVX2, eight for AVX-512, see
+//! [`has_avx2`]).
 //!
 //! libm's `log` and `exp` are calls the compiler cannot vectorise: in a per-row kernel such as
 //! P(alive) they are most of the work. These are within about one ulp of the correctly rounded
@@ -80,6 +81,50 @@ pub fn exp(x: f64) -> f64 {
     p * two(k1) * two(k2)
 }
 
+/// `ln(1 + x)` for `x > −1`, accurate also where `x` is near 0 (where `ln(1 + x)` would keep
+/// only the digits of the rounded sum): the rounding of `y = 1 + x` is corrected to first
+/// order, `ln y + (x − (y − 1)) / y` (Goldberg 1991, §4).
+#[inline(always)]
+pub fn ln_1p(x: f64) -> f64 {
+    let y = 1.0 + x;
+    ln(y) + (x - (y - 1.0)) / y
+}
+
+/// `e^x − 1`, accurate to a few ulps also where it is near 0 (`e^x − 1` from [`exp`] would
+/// lose all digits there), for `x ≤ 709`; −1 below −746. As fdlibm's `expm1`: x = k ln 2 + r,
+/// q = e^r − 1 from r's Taylor polynomial without its constant term, and
+/// e^x − 1 = 2^k q + (2^k − 1); for |x| < ln 2 / 2, k = 0 and r = x exactly.
+#[inline(always)]
+pub fn exp_m1(x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let x = x.max(-746.0);
+    let k = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0;
+    for c in [
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    let q = p * r;
+    let k1 = (k * 0.5 + SHIFT) - SHIFT;
+    let k2 = k - k1;
+    let two = |j: f64| f64::from_bits((j + SHIFT).to_bits().wrapping_add(1023) << 52);
+    let scale = two(k1) * two(k2);
+    scale * q + (scale - 1.0)
+}
+
 /// `1 / (1 + e^d)`, the logistic function of `−d`, with one [`exp`] of `−|d|`.
 #[inline(always)]
 pub fn logistic_neg(d: f64) -> f64 {
@@ -100,6 +145,19 @@ pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the CPU has AVX-512F: the same kernels then run eight doubles wide.
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -139,6 +197,27 @@ mod tests {
             worst_ln <= 2.0 && worst_exp <= 2.0,
             "{worst_ln} {worst_exp}"
         );
+        let mut worst_m1 = 0.0f64;
+        for _ in 0..1_000_000 {
+            // Both signs, from 1e-300 to 665 in size.
+            let y = (u() * 696.5 - 690.0).exp() * if u() < 0.5 { -1.0 } else { 1.0 };
+            worst_m1 = worst_m1.max(ulps(exp_m1(y), y.exp_m1()));
+        }
+        assert!(worst_m1 <= 4.0, "{worst_m1}");
+        assert!(worst_m1.is_finite());
+        let mut worst_1p = 0.0f64;
+        for _ in 0..1_000_000 {
+            // In (−1, 0), and from 1e-304 to 5e8.
+            let y = if u() < 0.3 {
+                -0.999 * u() * u()
+            } else {
+                (u() * 720.0 - 700.0).exp()
+            };
+            worst_1p = worst_1p.max(ulps(ln_1p(y), y.ln_1p()));
+        }
+        assert!(worst_1p <= 4.0 && worst_1p.is_finite(), "{worst_1p}");
+        assert_eq!(exp_m1(0.0), 0.0);
+        assert_eq!(exp_m1(-800.0), -1.0);
         for x in [
             1.0,
             2.0,
