@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _args, _display, _frames, _input, _native
+from custval import _args, _display, _files, _frames, _input, _native
 from custval._input import Log
 
 
@@ -52,7 +52,7 @@ def _summarise(
     decimal = _args.check_money(money)
     multiplier = _args.check_multiplier(freq_multiplier)
     freq, scale = _args.check_freq(freq), _args.check_scale(scale)
-    log = _input.log(data, **roles)
+    log = _files.log(data, **roles)
     times = {
         name: _input.time_value(value, log.time_unit, log.timezone, name=name)
         for name, value in bounds.items()
@@ -393,7 +393,7 @@ def kpis(
 
 def kpi_totals(data: Any, roles: dict[str, Any], *, scale: int, start: Any, end: Any):
     """The native KPI totals (a ``KpiTotals``) of ``data`` over ``[start, end]``."""
-    log = _input.log(data, **roles)
+    log = _files.log(data, **roles)
     unit, tz = log.time_unit, log.timezone
     _, totals = _aggregated(
         _native.kpis,

@@ -301,9 +301,9 @@ def pc_unique(table: pa.Table) -> int:
 @pytest.fixture
 def streamed(monkeypatch):
     """Small record batches, a count of those handed to the core, and no whole-file reads."""
-    monkeypatch.setattr(custval._input, "BATCH_ROWS", 2_000)
+    monkeypatch.setattr(custval._files, "BATCH_ROWS", 2_000)
     given = {"batches": 0}
-    record_batches = custval._input.FileLog._record_batches
+    record_batches = custval._files.FileLog._record_batches
 
     def counted(self):
         for batch in record_batches(self):
@@ -313,7 +313,7 @@ def streamed(monkeypatch):
     def whole(*args, **kwargs):
         raise AssertionError("the file was read whole")
 
-    monkeypatch.setattr(custval._input.FileLog, "_record_batches", counted)
+    monkeypatch.setattr(custval._files.FileLog, "_record_batches", counted)
     monkeypatch.setattr(custval._input, "_read_path", whole)
     return given
 
@@ -393,7 +393,7 @@ def test_streamed_files_keep_their_types_and_count_nulls(streamed, tmp_path):
 
 
 def test_unsorted_files_are_read_whole(monkeypatch, tmp_path):
-    monkeypatch.setattr(custval._input, "BATCH_ROWS", 1_000)
+    monkeypatch.setattr(custval._files, "BATCH_ROWS", 1_000)
     log = custval.datasets.simulate_transactions(2_000, seed=3, output="arrow")
     shuffled = log.take(np.random.default_rng(0).permutation(log.num_rows))
     at = shuffled.schema.get_field_index("timestamp")

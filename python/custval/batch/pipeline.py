@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import custval
-from custval import _frames, _input, _native
+from custval import _files, _frames, _input, _native
 from custval.batch.errors import ExitCode, JobError
 from custval.batch.logs import LOGGER, Progress
 from custval.batch.options import RunOptions
@@ -91,12 +91,12 @@ def _roles(options: RunOptions) -> dict[str, Any]:
     }
 
 
-def _bounded_log(inputs: Inputs, options: RunOptions, end: str) -> _input.FileLog:
+def _bounded_log(inputs: Inputs, options: RunOptions, end: str) -> _files.FileLog:
     """The streamed log for retention and cohorts, with the rows after ``end`` left out as
     they are read (those functions have no end bound of their own). Without the order column:
     neither table counts orders, and distinct orders per customer-period would cost memory."""
-    log = _input.log(inputs.dataset, **{**_roles(options), "order": None})
-    if not isinstance(log, _input.FileLog):  # sources.open_inputs checked the types
+    log = _files.log(inputs.dataset, **{**_roles(options), "order": None})
+    if not isinstance(log, _files.FileLog):  # sources.open_inputs checked the types
         raise JobError(ExitCode.BAD_INPUT, "the input cannot be streamed")
     end_value = _input.time_value(end, log.time_unit, None, name="observation_end")
     unit = pa.timestamp(log.time_unit)

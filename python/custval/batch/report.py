@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import custval
-from custval import _input, plotting
+from custval import _files, plotting
 from custval.batch import figures
 from custval.batch.options import RunOptions
 from custval.batch.pipeline import TOP_ROWS, Results
@@ -140,7 +140,7 @@ TRACKING_SAMPLE = 16
 
 def _tracking_log(options: RunOptions, inputs: Inputs, results: Results):
     """(the log tracking reads, the sample it is: 1 = every customer)."""
-    log = _input.log(inputs.dataset, customer=options.customer, time=options.time)
+    log = _files.log(inputs.dataset, customer=options.customer, time=options.time)
     integer_ids = pa.types.is_integer(log.customer_type)
     if results.customers.num_rows <= TRACKING_ALL_UP_TO or not integer_ids:
         return log, 1

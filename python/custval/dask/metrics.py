@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from custval import _args, _frames, _input, _native
+from custval import _args, _files, _frames, _input, _native
 from custval.dask import _log
 from custval.dask.summary import rfm_summary
 from custval.metrics import growth
@@ -29,12 +29,12 @@ def _partials(
     roles = {**names, "dropna": dropna}
 
     def partial(part: pd.DataFrame) -> pa.RecordBatch:
-        log = _log._quiet(lambda: _input.log(part, **roles))
+        log = _log._quiet(lambda: _files.log(part, **roles))
         return native(log.batches(), log.names, rows=log.rows, span=found.span(), **options)
 
     parts = _log.by_customer(ddf, names).to_delayed()
     batches = dask.compute(*[dask.delayed(partial)(p) for p in parts])
-    empty = _input.log(ddf._meta, **roles)
+    empty = _files.log(ddf._meta, **roles)
     return found, list(batches), empty
 
 

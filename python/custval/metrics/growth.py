@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from custval import _args, _frames, _input, _native
+from custval import _args, _files, _frames, _native
 from custval._input import Log
 from custval.exceptions import ArgumentError, CustvalError
 
 
 def _log(data: Any, customer: str, time: str, amount: str | None, order: str | None, dropna):
-    return _input.log(data, customer=customer, time=time, amount=amount, order=order, dropna=dropna)
+    return _files.log(data, customer=customer, time=time, amount=amount, order=order, dropna=dropna)
 
 
 def retention(

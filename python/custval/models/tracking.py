@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _args, _frames, _input, _native
+from custval import _args, _files, _frames, _input, _native
 from custval.exceptions import CustvalError
 from custval.models.purchase import _PurchaseModel
 
@@ -156,7 +156,7 @@ def expected_cumulative_transactions(
     factor = _unit_factor(model, _args.check_freq(freq))
     step = _args.check_whole(freq_multiplier, "freq_multiplier")
     periods = _args.check_whole(t, "t", minimum=0)
-    log = _input.log(data, customer=customer, time=time, dropna=dropna)
+    log = _files.log(data, customer=customer, time=time, dropna=dropna)
     end = _input.time_value(observation_end, log.time_unit, log.timezone, name="observation_end")
     batch = _native.expected_cumulative_transactions(
         log.batches(),
