@@ -7,8 +7,8 @@ which counts them for :func:`_validate_rfm` and checks them inside the P(alive) 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -222,14 +222,21 @@ def _rfm_columns(summary: Any, roles: dict[str, Any], *, native_check: bool = Fa
 
 
 @contextmanager
-def _naming_columns(cols: _Columns, roles: Mapping[str, Any]) -> Iterator[None]:
-    """Around a native call that checked the RFM contract itself: its ``DataError`` names the
-    roles ("frequency"), so the columns are checked again here to name the caller's columns."""
+def _checked_again(check: Callable[[], None]) -> Iterator[None]:
+    """Around a native call that checks its columns in the pass computing its answer (one
+    read of the columns instead of two): its ``DataError`` counts bad rows by role, so on
+    one ``check`` runs the Python check, which raises the error worded for the caller (the
+    caller's column name, NaN or negative). Should that pass, the native error stands."""
     try:
         yield
     except DataError:
-        _validate_rfm(cols, _names(roles))
+        check()
         raise
+
+
+def _naming_columns(cols: _Columns, roles: Mapping[str, Any]) -> AbstractContextManager[None]:
+    """:func:`_checked_again` with the RFM contract (:func:`_validate_rfm`)."""
+    return _checked_again(lambda: _validate_rfm(cols, _names(roles)))
 
 
 def _collapsed(summary: Any, roles: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

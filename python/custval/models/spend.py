@@ -13,6 +13,7 @@ from custval.models.base import _Fitted
 from custval.models.inputs import (
     _check_finite_nonneg,
     _check_not_include_first,
+    _checked_again,
     _collapsed,
     _Columns,
     _count,
@@ -115,9 +116,7 @@ class GammaGamma(_Fitted):
         """Expected mean spend per transaction given each customer's frequency and mean
         repeat spend (the population mean p γ / (q − 1) when frequency = 0)."""
         cols = _Columns(None, {"frequency": frequency, "monetary_value": monetary_value})
-        try:
+        # The Python check names NaN and infinities apart.
+        with _checked_again(lambda: _check_finite_nonneg("frequency", cols["frequency"])):
             out = self._spend(cols["frequency"], cols["monetary_value"])
-        except DataError:
-            _check_finite_nonneg("frequency", cols["frequency"])  # names NaN and infinities
-            raise
         return _shaped(out, cols.shape)

@@ -446,3 +446,14 @@ def test_parameter_recovery(cls, simulate, key):
     for name, true in datasets.MODEL_PARAMS[key].items():
         estimate, se = model.params_[name], model.standard_errors_[name]
         assert abs(estimate - true) < 3 * se, (name, estimate, true, se)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "problem"),
+    [(np.nan, "NaN or null values"), (np.inf, "infinite values"), (-1.0, "negative values")],
+)
+def test_expected_spend_names_the_bad_frequency(frequency, problem):
+    """The native pass finds the bad row; the Python check words it."""
+    gg = custval.GammaGamma.from_dict({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    with pytest.raises(custval.DataError, match=f"column 'frequency': {problem} \\(1 rows\\)"):
+        gg.conditional_expected_spend(np.array([1.0, frequency, 2.0]), np.array([2.0, 3.0, 4.0]))
