@@ -44,15 +44,15 @@ pub fn ln(x: f64) -> f64 {
     e * LN2_HI - ((hfsq - (s * (hfsq + r) + e * LN2_LO)) - f)
 }
 
-/// `e^x` for `x ≤ 709.7` (larger `x` gives unspecified values; below −745 it is 0, subnormal
-/// results included on the way).
+/// 1.5 × 2^52: adding it rounds to an integer, kept in the low bits.
+const SHIFT: f64 = 6_755_399_441_055_744.0;
+
+/// x = k ln 2 + r, |r| ≤ ln 2 / 2 (Cody-Waite: k LN2_HI is exact): `(k, e^r − 1)`, the latter
+/// from r's degree-13 Taylor polynomial without its constant term. `x` is clamped at −746.
 #[inline(always)]
-pub fn exp(x: f64) -> f64 {
-    // 1.5 × 2^52: adding it rounds to an integer, kept in the low bits.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
+fn reduced(x: f64) -> (f64, f64) {
     let x = x.max(-746.0);
     let k = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
-    // x = k ln 2 + r, |r| ≤ ln 2 / 2 (Cody-Waite: k LN2_HI is exact).
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let mut p = 1.0 / 6_227_020_800.0;
     for c in [
@@ -68,17 +68,30 @@ pub fn exp(x: f64) -> f64 {
         1.0 / 6.0,
         0.5,
         1.0,
-        1.0,
     ] {
         p = p * r + c;
     }
-    // × 2^k in two exact steps (k1 = k / 2 rounded, k2 = k − k1, both within the normal
-    // exponents), so that subnormal results are rounded once. 2^j is built from the low bits
-    // of j + SHIFT, j + 1023 landing in the exponent field (integer adds and shifts only).
+    (k, p * r)
+}
+
+/// 2^k as two factors 2^k1 · 2^k2 (k1 = k / 2 rounded, k2 = k − k1, both within the normal
+/// exponents), so that a product reaching the subnormals is rounded once. 2^j is built from
+/// the low bits of j + SHIFT, j + 1023 landing in the exponent field (integer adds and
+/// shifts only).
+#[inline(always)]
+fn two_to(k: f64) -> (f64, f64) {
     let k1 = (k * 0.5 + SHIFT) - SHIFT;
-    let k2 = k - k1;
     let two = |j: f64| f64::from_bits((j + SHIFT).to_bits().wrapping_add(1023) << 52);
-    p * two(k1) * two(k2)
+    (two(k1), two(k - k1))
+}
+
+/// `e^x` for `x ≤ 709.7` (larger `x` gives unspecified values; below −745 it is 0, subnormal
+/// results included on the way).
+#[inline(always)]
+pub fn exp(x: f64) -> f64 {
+    let (k, q) = reduced(x);
+    let (two_k1, two_k2) = two_to(k);
+    (q + 1.0) * two_k1 * two_k2
 }
 
 /// `ln(1 + x)` for `x > −1`, accurate also where `x` is near 0 (where `ln(1 + x)` would keep
@@ -96,32 +109,9 @@ pub fn ln_1p(x: f64) -> f64 {
 /// e^x − 1 = 2^k q + (2^k − 1); for |x| < ln 2 / 2, k = 0 and r = x exactly.
 #[inline(always)]
 pub fn exp_m1(x: f64) -> f64 {
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let x = x.max(-746.0);
-    let k = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0;
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-    ] {
-        p = p * r + c;
-    }
-    let q = p * r;
-    let k1 = (k * 0.5 + SHIFT) - SHIFT;
-    let k2 = k - k1;
-    let two = |j: f64| f64::from_bits((j + SHIFT).to_bits().wrapping_add(1023) << 52);
-    let scale = two(k1) * two(k2);
+    let (k, q) = reduced(x);
+    let (two_k1, two_k2) = two_to(k);
+    let scale = two_k1 * two_k2;
     scale * q + (scale - 1.0)
 }
 

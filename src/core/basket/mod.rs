@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
 
+pub mod fisher;
 mod group;
 pub mod kpis;
 pub mod pairs;
