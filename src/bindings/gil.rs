@@ -70,7 +70,7 @@ type Outcome<T> = std::thread::Result<CoreResult<T>>;
 
 /// Runs `work` without the GIL on custval's pool.
 ///
-/// The work runs on a helper thread while the caller waits for it, waking every
+/// The work runs as a job of the pool while the caller waits for it, waking every
 /// [`SIGNAL_POLL`] to let Python run its signal handlers: only the waiting thread can receive
 /// Ctrl-C, and Python raises `KeyboardInterrupt` only when a thread holding the GIL asks.
 /// On an interrupt every running kernel is asked to stop at its next checkpoint, the caller
@@ -84,11 +84,13 @@ where
     let pool = pool()?;
     let (outcome, signal) = py.detach(|| {
         let _gate = Gate::enter();
-        std::thread::scope(|scope| {
+        // The work is a job of the pool itself (no thread to start: a call costs
+        // microseconds); the scope ends only when it has.
+        pool.in_place_scope(|scope| {
             let (done, finished) = mpsc::channel::<Outcome<T>>();
-            scope.spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| pool.install(work)));
-                // The receiver outlives the scope's threads, so this send cannot fail.
+            scope.spawn(move |_| {
+                let outcome = catch_unwind(AssertUnwindSafe(work));
+                // The receiver outlives the scope's jobs, so this send cannot fail.
                 let _ = done.send(outcome);
             });
             wait(&finished)
