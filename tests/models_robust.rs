@@ -589,3 +589,28 @@ fn expected_spend_reads_monetary_value_of_repeat_customers_only() {
     );
     assert!(conditional_expected_spend(&p, &[-1.0], &[1.0]).is_err());
 }
+
+/// The vectorised full-length pass of Gamma-Gamma's expected spend equals the row-by-row
+/// (broadcast) one bit for bit, across task boundaries and with one-time buyers' `m` unset.
+#[test]
+fn expected_spend_vectorised_equals_row_by_row() {
+    use custval::models::gamma_gamma::conditional_expected_spend;
+    let p = [6.25, 3.74, 15.44];
+    let n = 5_000;
+    let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % 13) as f64).collect();
+    let m: Vec<f64> = (0..n)
+        .map(|i| {
+            if x[i] == 0.0 && i % 3 == 0 {
+                f64::NAN
+            } else {
+                ((i * 104_729) % 9_973) as f64 / 37.0
+            }
+        })
+        .collect();
+    let rows = conditional_expected_spend(&p, &x, &m).unwrap();
+    for i in 0..n {
+        // Two rows against one monetary value: the broadcast (row by row) path.
+        let two = conditional_expected_spend(&p, &[x[i], x[i]], &[m[i]]).unwrap();
+        assert_eq!(rows[i].to_bits(), two[0].to_bits(), "row {i}");
+    }
+}

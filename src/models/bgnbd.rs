@@ -365,31 +365,12 @@ impl Alive {
         Ok(out)
     }
 
-    /// [`Alive::block`], compiled for AVX-512 or AVX2 when the CPU has it (see [`vmath`]).
+    /// [`Alive::block`] compiled for the widest vectors the CPU has.
     fn block_wide(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if vmath::has_avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.block_avx512(x, tx, tt, out) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if vmath::has_avx2() {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { self.block_avx2(x, tx, tt, out) };
-        }
-        self.block(x, tx, tt, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn block_avx512(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
-        self.block(x, tx, tt, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn block_avx2(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
-        self.block(x, tx, tt, out)
+        vmath::widest(
+            #[inline(always)]
+            || self.block(x, tx, tt, out),
+        )
     }
 
     /// P(alive) of at most [`ALIVE_BLOCK`] rows into `out`; whether a row breaks the history

@@ -6,6 +6,7 @@ use super::{check_len, check_params, optimize, par_map, Distinct, FitOptions, Fi
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
+use super::vmath;
 use crate::core::pages;
 
 pub const PARAM_NAMES: &[&str] = &["p", "q", "gamma"];
@@ -310,6 +311,30 @@ pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
     )
 }
 
+/// Expected spend of one row, and whether the row is valid: `x` finite and non-negative, and
+/// `m` too where `x > 0` (elsewhere it is not read). Branch-free, so that [`spend_rows`]
+/// vectorises.
+#[inline(always)]
+fn spend([p, q, g]: [f64; 3], x: f64, m: f64) -> (f64, bool) {
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    let m = if x > 0.0 { m } else { 0.0 };
+    ((g + m * x) * p / (p * x + q - 1.0), ok(x) & ok(m))
+}
+
+/// [`spend`] of equal-length rows into `out`; whether any row is invalid.
+#[inline(always)]
+fn spend_rows(params: [f64; 3], x: &[f64], m: &[f64], out: &mut [f64]) -> bool {
+    let n = out.len();
+    let (x, m) = (&x[..n], &m[..n]);
+    let mut invalid = false;
+    for i in 0..n {
+        let (value, valid) = spend(params, x[i], m[i]);
+        out[i] = value;
+        invalid |= !valid;
+    }
+    invalid
+}
+
 /// E[mean spend | x, m] = (γ + m x) p / (p x + q - 1); for x = 0 the population mean
 /// p γ / (q - 1), whatever `m` holds there (a summary's monetary value of one-time buyers is
 /// 0 or missing). Errors if `q <= 1` (the mean is undefined), if a frequency is negative or
@@ -317,41 +342,34 @@ pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
 /// checked in the pass that computes the answer.
 pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
-    let (p, q, g) = (params[0], params[1], params[2]);
-    if q <= 1.0 {
+    let params = [params[0], params[1], params[2]];
+    if params[1] <= 1.0 {
         return Err(CoreError::argument(
             "q",
-            format!("expected spend is undefined for q <= 1 (q = {q})"),
+            format!("expected spend is undefined for q <= 1 (q = {})", params[1]),
         ));
     }
     let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
     let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
     let repeat = |x: f64| x > 0.0;
-    let spend = |x: f64, m: f64| {
-        let m = if repeat(x) { m } else { 0.0 };
-        (g + m * x) * p / (p * x + q - 1.0)
-    };
-    let valid = |x: f64, m: f64| ok(x) & (ok(m) | !repeat(x));
     let (out, bad) = if x.len() == n && m.len() == n {
         let mut out = pages::zeroed(n);
         let bad = out
             .par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(m.par_chunks(CHUNK)))
             .map(|(out, (x, m))| {
-                let mut all = true;
-                for ((o, &x), &m) in out.iter_mut().zip(x).zip(m) {
-                    all &= valid(x, m);
-                    *o = spend(x, m);
-                }
-                !all
+                vmath::widest(
+                    #[inline(always)]
+                    || spend_rows(params, x, m, out),
+                )
             })
             .reduce(|| false, |a, b| a | b);
         (out, bad)
     } else {
-        let out = par_map(n, |i| spend(super::at(x, i), super::at(m, i)));
+        let out = par_map(n, |i| spend(params, super::at(x, i), super::at(m, i)).0);
         let bad = (0..n)
             .into_par_iter()
-            .any(|i| !valid(super::at(x, i), super::at(m, i)));
+            .any(|i| !spend(params, super::at(x, i), super::at(m, i)).1);
         (out, bad)
     };
     if bad {

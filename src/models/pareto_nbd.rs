@@ -319,32 +319,12 @@ struct NewCustomers {
 }
 
 impl NewCustomers {
-    /// [`NewCustomers::block`], compiled for AVX-512 or AVX2 when the CPU has it (see
-    /// [`vmath`]).
+    /// [`NewCustomers::block`] compiled for the widest vectors the CPU has.
     fn block_wide(&self, t: &[f64], out: &mut [f64]) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        if vmath::has_avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.block_avx512(t, out) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if vmath::has_avx2() {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { self.block_avx2(t, out) };
-        }
-        self.block(t, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn block_avx2(&self, t: &[f64], out: &mut [f64]) -> usize {
-        self.block(t, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn block_avx512(&self, t: &[f64], out: &mut [f64]) -> usize {
-        self.block(t, out)
+        vmath::widest(
+            #[inline(always)]
+            || self.block(t, out),
+        )
     }
 
     /// The curve at `t` into `out`; how many `t` are negative or not finite.
