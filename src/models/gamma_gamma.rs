@@ -311,26 +311,30 @@ pub fn fit(data: &SpendData, opts: &FitOptions) -> Result<FitResult> {
     )
 }
 
-/// Expected spend of one row, and whether the row is valid: `x` finite and non-negative, and
-/// `m` too where `x > 0` (elsewhere it is not read). Branch-free, so that [`spend_rows`]
-/// vectorises.
+/// Expected spend of one row: `m` is read only where `x > 0`. Branch-free, so that
+/// [`spend_rows`] vectorises.
 #[inline(always)]
-fn spend([p, q, g]: [f64; 3], x: f64, m: f64) -> (f64, bool) {
-    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+fn spend([p, q, g]: [f64; 3], x: f64, m: f64) -> f64 {
     let m = if x > 0.0 { m } else { 0.0 };
-    ((g + m * x) * p / (p * x + q - 1.0), ok(x) & ok(m))
+    (g + m * x) * p / (p * x + q - 1.0)
 }
 
-/// [`spend`] of equal-length rows into `out`; whether any row is invalid.
+/// Whether a row can be predicted: `x` finite and non-negative, and `m` too where `x > 0`.
+#[inline(always)]
+fn valid(x: f64, m: f64) -> bool {
+    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
+    ok(x) & (ok(m) | (x <= 0.0))
+}
+
+/// [`spend`] of equal-length rows into `out`; whether any row is not [`valid`].
 #[inline(always)]
 fn spend_rows(params: [f64; 3], x: &[f64], m: &[f64], out: &mut [f64]) -> bool {
     let n = out.len();
     let (x, m) = (&x[..n], &m[..n]);
     let mut invalid = false;
     for i in 0..n {
-        let (value, valid) = spend(params, x[i], m[i]);
-        out[i] = value;
-        invalid |= !valid;
+        out[i] = spend(params, x[i], m[i]);
+        invalid |= !valid(x[i], m[i]);
     }
     invalid
 }
@@ -342,16 +346,16 @@ fn spend_rows(params: [f64; 3], x: &[f64], m: &[f64], out: &mut [f64]) -> bool {
 /// checked in the pass that computes the answer.
 pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
-    let params = [params[0], params[1], params[2]];
-    if params[1] <= 1.0 {
+    let (p, q, g) = (params[0], params[1], params[2]);
+    if q <= 1.0 {
         return Err(CoreError::argument(
             "q",
-            format!("expected spend is undefined for q <= 1 (q = {})", params[1]),
+            format!("expected spend is undefined for q <= 1 (q = {q})"),
         ));
     }
+    let params = [p, q, g];
     let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
-    let ok = |v: f64| (0.0..f64::INFINITY).contains(&v);
-    let repeat = |x: f64| x > 0.0;
+    let row = |i: usize| (super::at(x, i), super::at(m, i));
     let (out, bad) = if x.len() == n && m.len() == n {
         let mut out = pages::zeroed(n);
         let bad = out
@@ -366,17 +370,25 @@ pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Resul
             .reduce(|| false, |a, b| a | b);
         (out, bad)
     } else {
-        let out = par_map(n, |i| spend(params, super::at(x, i), super::at(m, i)).0);
-        let bad = (0..n)
-            .into_par_iter()
-            .any(|i| !spend(params, super::at(x, i), super::at(m, i)).1);
+        let out = par_map(n, |i| {
+            let (x, m) = row(i);
+            spend(params, x, m)
+        });
+        let bad = (0..n).into_par_iter().any(|i| {
+            let (x, m) = row(i);
+            !valid(x, m)
+        });
         (out, bad)
     };
     if bad {
+        // Frequencies first; with those valid, every invalid row is a repeat customer's `m`.
         super::check_nonneg("frequency", x)?;
         let rows = (0..n)
             .into_par_iter()
-            .filter(|&i| repeat(super::at(x, i)) && !ok(super::at(m, i)))
+            .filter(|&i| {
+                let (x, m) = row(i);
+                !valid(x, m)
+            })
             .count();
         return Err(CoreError::data(
             "monetary_value",
