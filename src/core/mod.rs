@@ -18,3 +18,4 @@ pub mod period;
 pub mod retention;
 pub mod summary;
 pub mod tracking;
+pub mod vmath;

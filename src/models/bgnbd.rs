@@ -1,12 +1,12 @@
 //! BG/NBD (Fader, Hardie & Lee 2005). Parameters `[r, alpha, a, b]`.
 
 use super::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1, ln_hyp2f1_signed, sigmoid, softplus};
-use super::vmath;
 use super::{
     at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Factored,
     FitOptions, FitResult, RfmData,
 };
 use crate::core::error::{CoreError, Result};
+use crate::core::vmath;
 use rayon::prelude::*;
 
 use crate::core::pages;

@@ -6,8 +6,8 @@ use super::{check_len, check_params, optimize, par_map, Distinct, FitOptions, Fi
 use crate::core::error::{CoreError, Result};
 use rayon::prelude::*;
 
-use super::vmath;
 use crate::core::pages;
+use crate::core::vmath;
 
 pub const PARAM_NAMES: &[&str] = &["p", "q", "gamma"];
 

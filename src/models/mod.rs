@@ -69,7 +69,6 @@ pub mod pareto_nbd;
 pub mod sbg;
 pub mod special;
 pub mod tracking;
-pub mod vmath;
 
 use crate::core::error::{CoreError, Result};
 pub(crate) use history::{check_history, check_nonneg, history_len, valid_history, validate_rfm};

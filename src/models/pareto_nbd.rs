@@ -7,10 +7,11 @@ use super::special::{
 };
 use super::{
     at, bcast_len, check_nonneg, check_params, chunked_sum, data_err, optimize, par_map, table,
-    vmath, Distinct, Factored, FitOptions, FitResult, Pairs, RfmData,
+    Distinct, Factored, FitOptions, FitResult, Pairs, RfmData,
 };
 use crate::core::error::{CoreError, Result};
 use crate::core::pages;
+use crate::core::vmath;
 use rayon::prelude::*;
 
 pub const PARAM_NAMES: &[&str] = &["r", "alpha", "s", "beta"];
