@@ -95,7 +95,7 @@ fn pair_counts_match_brute_force_at_both_levels() {
             let got: BTreeMap<(u32, u32), u64> = count_pairs(&b, &t)
                 .pairs
                 .iter()
-                .map(|p| ((p.a, p.b), p.count))
+                .map(|p| ((p.a, p.b), p.count as u64))
                 .collect();
             assert_eq!(got, want, "seed {seed}, {level:?}");
         }
