@@ -36,6 +36,19 @@ class Lines:
     def n_products(self) -> int:
         return len(self.products)
 
+    def product_ids(self, codes: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """The product ids that product ``codes`` stand for. Integer ids that are exactly
+        0..n−1 are their own codes: a cast, not a gather."""
+        labels, n = self.products, len(self.products)
+        if (
+            pa.types.is_integer(labels.type)
+            and n
+            and labels[0].as_py() == 0
+            and labels[n - 1].as_py() == n - 1  # sorted and distinct: all of 0..n−1
+        ):
+            return codes.cast(labels.type)
+        return labels.take(codes)
+
     def output(self, table: pa.Table, output: str, *, index: str | None = None, **fields: Any):
         """A result ``table`` as ``output`` for this input, with ``fields`` and the rows
         dropped for nulls as its metadata."""
@@ -97,9 +110,15 @@ def _dense_integer_codes(values: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
     if hi - lo > 4 * len(values) + 1024 or hi > np.iinfo(np.int64).max:
         return None
-    offsets = values.to_numpy().astype(np.int64) - lo
+    offsets = np.asarray(values.to_numpy(), dtype=np.int64)  # no copy when already int64
+    if lo != 0:
+        offsets = offsets - lo
     present = np.zeros(hi - lo + 1, dtype=bool)
     present[offsets] = True
+    if present.all():
+        # Every id of the range occurs: its rank is its offset (no gather).
+        distinct = pa.array(np.arange(lo, hi + 1, dtype=np.int64)).cast(values.type)
+        return pa.array(offsets), distinct
     rank = np.cumsum(present, dtype=np.int64) - 1
     distinct = pa.array(np.flatnonzero(present) + lo).cast(values.type)
     return pa.array(rank[offsets]), distinct

@@ -10,13 +10,13 @@ from custval import _args, _native
 from custval.baskets import lines as _lines
 
 
-def _named(batch: pa.RecordBatch, labels: pa.Array, columns: dict[str, str]) -> pa.Table:
-    """``batch`` with each code column of ``columns`` (code column → output name) replaced
-    by the labels it indexes."""
+def _named(batch: pa.RecordBatch, coded: _lines.Lines, columns: dict[str, str]) -> pa.Table:
+    """``batch`` with each product-code column of ``columns`` (code column → output name)
+    replaced by the product ids it stands for."""
     table = pa.Table.from_batches([batch])
     for code, name in columns.items():
         at = table.schema.get_field_index(code)
-        table = table.set_column(at, name, labels.take(table.column(code)))
+        table = table.set_column(at, name, coded.product_ids(table.column(code)))
     return table
 
 
@@ -110,7 +110,7 @@ def affinity(
         min_count=min_count,
         top_k=top_k,
     )
-    table = _named(batch, coded.products, {"product_a": "product_a", "product_b": "product_b"})
+    table = _named(batch, coded, {"product_a": "product_a", "product_b": "product_b"})
     return coded.output(table, output, level=level, baskets=baskets, frequent_products=frequent)
 
 
@@ -182,5 +182,5 @@ def next_purchase(
     batch = _native.next_purchase(
         coded.batch, coded.names, n_products=coded.n_products, min_count=min_count, top_k=top_k
     )
-    table = _named(batch, coded.products, {"product": "product", "next_product": "next_product"})
+    table = _named(batch, coded, {"product": "product", "next_product": "next_product"})
     return coded.output(table, output)

@@ -104,7 +104,7 @@ def _as_output(batch: pa.RecordBatch, coded: _lines.Lines, customer: str, produc
     table = pa.Table.from_batches([batch])
     assert coded.customers is not None
     table = table.set_column(0, customer, coded.customers.take(table.column("customer")))
-    table = table.set_column(2, "product", coded.products.take(table.column("product")))
+    table = table.set_column(2, "product", coded.product_ids(table.column("product")))
     return coded.output(table, output, index=customer)
 
 

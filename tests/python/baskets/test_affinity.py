@@ -234,6 +234,8 @@ def test_every_basket_function_ignores_how_lines_are_listed():
         ("int8", [-128, 5, 127]),  # a narrow type whose range overflows it
         ("uint64", [2**64 - 1, 3, 2**63]),  # beyond int64: labels hashed instead
         ("int64", [-(10**15), 0, 10**15]),  # a range far wider than the lines
+        ("int32", [2, 0, 1]),  # exactly 0..n-1: ids are their own codes
+        ("int16", [7, 5, 6]),  # every id of the range present, not from 0
     ],
 )
 def test_integer_products_of_any_type_and_range(dtype, ids):
