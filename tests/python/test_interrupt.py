@@ -28,7 +28,10 @@ CHILD = textwrap.dedent(
     import custval
 
     def busy_custval_threads():
-        # custval's pool threads that used CPU time over 0.3 s (utime + stime in /proc).
+        # custval's pool threads that kept working over 0.3 s: used more than 0.1 s of CPU
+        # (utime + stime in /proc, in clock ticks). A pool thread going idle may still be
+        # charged a tick or two on a loaded machine (rayon spins briefly before it sleeps);
+        # one left computing is charged nearly the whole 0.3 s.
         def ticks():
             out = {}
             for task in os.listdir("/proc/self/task"):
@@ -45,7 +48,10 @@ CHILD = textwrap.dedent(
         before = ticks()
         time.sleep(0.3)
         after = ticks()
-        return sorted(t for t in after if after[t] > before.get(t, after[t]))
+        tick = os.sysconf("SC_CLK_TCK")
+        return sorted(
+            t for t in after if after[t] - before.get(t, after[t]) > 0.1 * tick
+        )
 
     rng = np.random.default_rng(0)
     n = int(sys.argv[2])
