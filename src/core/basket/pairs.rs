@@ -91,7 +91,7 @@ fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) ->
         .map(|&c| thresholds.keeps(c, n))
         .collect();
     let frequent_products = frequent.iter().filter(|&&f| f).count();
-    let emitter = Emitter::new(baskets, &frequent);
+    let emitter = Emitter::new(baskets, &product_counts, &frequent);
     let keeps = |count| thresholds.keeps(count, n);
     let counted: Vec<Vec<Pair>> = emitter
         .windows(budget)
@@ -121,7 +121,9 @@ const EMIT_BUDGET: usize = 1 << 26;
 /// baskets are cut into chunks, one per task; each chunk writes into its own slice, by `a`.
 struct Emitter<'a> {
     baskets: &'a Baskets,
-    frequent: &'a [bool],
+    /// Which products pass the thresholds; `None` when every product bought does (then
+    /// baskets are read as they are, not filtered into a copy).
+    frequent: Option<&'a [bool]>,
     /// Basket ranges of the chunks.
     chunks: Vec<(usize, usize)>,
     /// Per chunk, per product `a`: the entries (a → b) its baskets write.
@@ -136,8 +138,10 @@ struct Window {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(baskets: &'a Baskets, frequent: &'a [bool]) -> Emitter<'a> {
+    fn new(baskets: &'a Baskets, counts: &[u64], frequent: &'a [bool]) -> Emitter<'a> {
         let n = baskets.len();
+        let all_bought_frequent = counts.iter().zip(frequent).all(|(&c, &f)| f || c == 0);
+        let frequent = (!all_bought_frequent).then_some(frequent);
         let pieces = (rayon::current_num_threads() * 2).max(1);
         let mut cuts: Vec<usize> = (0..=pieces).map(|k| n * k / pieces).collect();
         cuts.dedup();
@@ -167,6 +171,15 @@ impl<'a> Emitter<'a> {
 
     /// Calls `f` with the frequent products of each basket in `from..to` holding two or more.
     fn each_basket(&self, from: usize, to: usize, mut f: impl FnMut(&[u32])) {
+        let Some(frequent) = self.frequent else {
+            for i in from..to {
+                let items = self.baskets.basket(i);
+                if items.len() > 1 {
+                    f(items);
+                }
+            }
+            return;
+        };
         let mut items = Vec::new();
         for i in from..to {
             items.clear();
@@ -174,7 +187,7 @@ impl<'a> Emitter<'a> {
                 self.baskets
                     .basket(i)
                     .iter()
-                    .filter(|&&p| self.frequent[p as usize]),
+                    .filter(|&&p| frequent[p as usize]),
             );
             if items.len() > 1 {
                 f(&items);
