@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::arrow_out::{batch, f64_column, i64_column, int_column, minor_money_column, money_kind};
 use super::gil;
 use crate::core::basket::kpis::{basket_kpis as core_kpis, LineValues};
-use crate::core::basket::pairs::{count_pairs, Pair, Thresholds};
+use crate::core::basket::pairs::{count_pairs, Thresholds};
 use crate::core::basket::sequence::next_products;
 use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, Scorer};
 use crate::core::basket::{baskets, in_customer_order, Level, Lines};
@@ -175,19 +175,21 @@ pub fn affinity<'py>(
         }
         let measures = counts.measures();
         let pairs = &counts.pairs;
-        let column = |f: fn(&Pair) -> i64| {
-            let mut values = pages::zeroed::<i64>(pairs.len());
-            values
-                .par_iter_mut()
-                .zip(pairs)
-                .for_each(|(v, p)| *v = f(p));
-            values
-        };
-        let codes = [
-            column(|p| p.a as i64),
-            column(|p| p.b as i64),
-            column(|p| p.count as i64),
-        ];
+        // The three integer columns in one read of the pairs.
+        let mut codes = [(); 3].map(|_| pages::zeroed::<i64>(pairs.len()));
+        let [a, b, count] = &mut codes;
+        (
+            a.par_chunks_mut(4096),
+            b.par_chunks_mut(4096),
+            count.par_chunks_mut(4096),
+        )
+            .into_par_iter()
+            .zip(pairs.par_chunks(4096))
+            .for_each(|((a, b, count), pairs)| {
+                for (i, p) in pairs.iter().enumerate() {
+                    (a[i], b[i], count[i]) = (p.a as i64, p.b as i64, p.count as i64);
+                }
+            });
         Ok((counts, measures, codes))
     })?;
     let [a, b, count] = codes;
