@@ -74,9 +74,9 @@ impl LnFactorials {
 
     /// `out[i]` = [`Self::fisher_greater`] of pair `i`, bit for bit, where `pair(i)` gives
     /// its (successes, draws, k) and the [`Self::margin`]s of successes and of draws (read
-    /// from a per-product table by the caller). The upper tails — almost
-    /// every pair: products rarely share more baskets than chance gives them — are summed
-    /// [`LANES`] pairs at a time in vector registers, with a vectorised `exp`.
+    /// from a per-product table by the caller). The upper tails — almost every pair: only
+    /// pairs bought together are tested, and most share more baskets than chance gives them
+    /// — are summed [`LANES`] pairs at a time in vector registers, with a vectorised `exp`.
     pub fn fisher_greater_each(
         &self,
         out: &mut [f64],
@@ -158,8 +158,8 @@ impl LnFactorials {
     }
 
     /// P(X ≥ k) as 1 − P(X < k) when the upper tail holds the mode: the lower tail's terms
-    /// fall from k − 1 down (rare: a pair sharing more baskets than chance would give is the
-    /// common case), summed one pair at a time.
+    /// fall from k − 1 down. Rare (a pair sharing no more baskets than chance gives it, of
+    /// products both bought often), so summed one pair at a time.
     fn lower_p(&self, margins: (f64, f64), successes: u64, draws: u64, k: u64) -> f64 {
         let lo = (successes + draws).saturating_sub(self.total);
         let failures = self.total - successes;
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn pairs_tested_in_blocks_equal_pairs_tested_one_by_one() {
-        // Upper tails (most), lower tails (products sharing more baskets than chance gives
+        // Upper tails (most), lower tails (pairs sharing no more baskets than chance gives
         // them: k ≤ mode), and certain ones, across block boundaries.
         let total = 5_000;
         let table = LnFactorials::new(total, 2_000);

@@ -345,7 +345,7 @@ impl PairCounts {
         let n = self.baskets as f64;
         let most = self.product_counts.iter().copied().max().unwrap_or(0);
         let ln_factorials = LnFactorials::new(self.baskets as u64, most);
-        // Per product: its basket count as a double (read eight at a time below) and the
+        // Per product: its basket count as a double (gathered into lanes below) and the
         // part of Fisher's log-pmf that depends on it alone.
         let counts: Vec<f64> = self.product_counts.iter().map(|&c| c as f64).collect();
         let margins: Vec<f64> = self
