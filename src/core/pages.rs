@@ -3,6 +3,10 @@
 //! the kernel backs the memory with 2 MiB pages, which Linux does for ranges asked for
 //! (transparent huge pages in their common `madvise` mode).
 
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
 /// Below this, huge pages are not worth a system call.
 const WORTH_IT: usize = 4 << 20;
 
@@ -19,6 +23,38 @@ pub fn with_capacity<T>(len: usize) -> Vec<T> {
     let values = Vec::with_capacity(len);
     advise_huge(&values);
     values
+}
+
+/// A vector of `len` values written once, in parallel, with no zeroing pass first: on memory
+/// the allocator recycles, `vec![0.0; len]` is a memset that costs as much as a light
+/// kernel's whole work (measured: the Pareto/NBD new-customer curve of 1M rows, 1.77 ms →
+/// 1.41 ms). `fill(offset, block)` gets consecutive blocks of at most `block_len` values,
+/// `offset` being the index of the block's first value, and returns a summary of its block
+/// (say, its invalid rows) that `combine` adds up from `R::default()`.
+///
+/// # Safety
+/// `fill` must write every value of each block it is given (unless it panics): the vector
+/// is returned with all `len` values taken as written.
+pub unsafe fn par_written<T, R>(
+    len: usize,
+    block_len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) -> R + Sync + Send,
+    combine: impl Fn(R, R) -> R + Sync + Send,
+) -> (Vec<T>, R)
+where
+    T: Send,
+    R: Default + Send,
+{
+    let mut values = with_capacity::<T>(len);
+    let summary = values.spare_capacity_mut()[..len]
+        .par_chunks_mut(block_len)
+        .enumerate()
+        .map(|(i, block)| fill(i * block_len, block))
+        .reduce(R::default, combine);
+    // SAFETY: the blocks cover 0..len and the caller's `fill` wrote each of their values; had
+    // it panicked, the vector would have been dropped empty.
+    unsafe { values.set_len(len) };
+    (values, summary)
 }
 
 /// Asks for huge pages over the whole 2 MiB pages inside the vector's allocation. Only
@@ -55,5 +91,21 @@ mod tests {
         let mut w: Vec<u64> = super::with_capacity(1 << 20);
         w.extend(0..1 << 20);
         assert_eq!(w[777], 777);
+        // SAFETY: the block writes all its values.
+        let (u, written) = unsafe {
+            super::par_written::<u64, usize>(
+                (3 << 20) + 5,
+                1000,
+                |offset, block| {
+                    for (i, value) in block.iter_mut().enumerate() {
+                        value.write((offset + i) as u64);
+                    }
+                    block.len()
+                },
+                |a, b| a + b,
+            )
+        };
+        assert!(u.iter().enumerate().all(|(i, &v)| v == i as u64));
+        assert_eq!(written, u.len());
     }
 }

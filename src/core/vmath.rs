@@ -5,9 +5,12 @@
 //! libm's `log` and `exp` are calls the compiler cannot vectorise: in a per-row kernel such as
 //! P(alive) they are most of the work. These are within about one ulp of the correctly rounded
 //! result on the documented inputs (fdlibm's `log` core; Cody-Waite reduction and a degree-13
-//! Taylor polynomial for `exp`). They use no fused multiply-add, so scalar, SSE2 and AVX2 code
-//! give bit-identical results: the answer does not depend on the CPU or on the path a row
-//! takes.
+//! Taylor polynomial for `exp`, both evaluated with fused multiply-adds). A fused multiply-add
+//! (`f64::mul_add`) rounds once wherever it runs: one instruction in the AVX2+FMA and AVX-512
+//! copies, libm's exact `fma` elsewhere. So vector and scalar code give bit-identical results
+//! (the answer does not depend on the CPU or on the path a row takes), and a polynomial costs
+//! half the instructions (measured: P(alive) of 1M rows 3.19 ms → 2.25 ms on two threads).
+//! Scalar callers outside [`widest`] pay a libm call per `mul_add`: hot loops run inside it.
 
 /// ln 2 in two parts (fdlibm's): `k LN2_HI` is exact for the `k` here.
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -37,11 +40,10 @@ pub fn ln(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let z = s * s;
     let w = z * z;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
-    let r = t2 + t1;
+    let t1 = w * w.mul_add(w.mul_add(LG6, LG4), LG2);
+    let r = z.mul_add(w.mul_add(w.mul_add(w.mul_add(LG7, LG5), LG3), LG1), t1);
     let hfsq = 0.5 * f * f;
-    e * LN2_HI - ((hfsq - (s * (hfsq + r) + e * LN2_LO)) - f)
+    e * LN2_HI - ((hfsq - s.mul_add(hfsq + r, e * LN2_LO)) - f)
 }
 
 /// 1.5 × 2^52: adding it rounds to an integer, kept in the low bits.
@@ -52,9 +54,10 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 #[inline(always)]
 fn reduced(x: f64) -> (f64, f64) {
     let x = x.max(-746.0);
-    let k = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0;
+    let k = x.mul_add(std::f64::consts::LOG2_E, SHIFT) - SHIFT;
+    // k LN2_HI is exact, so the first step rounds as fdlibm's `x - k LN2_HI`.
+    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, x));
+    let mut p: f64 = 1.0 / 6_227_020_800.0;
     for c in [
         1.0 / 479_001_600.0,
         1.0 / 39_916_800.0,
@@ -69,7 +72,7 @@ fn reduced(x: f64) -> (f64, f64) {
         0.5,
         1.0,
     ] {
-        p = p * r + c;
+        p = p.mul_add(r, c);
     }
     (k, p * r)
 }
@@ -129,8 +132,9 @@ pub fn logistic_neg(d: f64) -> f64 {
 /// Runs `kernel` from a copy of this function compiled for AVX-512F, or for AVX2, when the CPU
 /// has it, so that its loops run eight (four) doubles wide. The closure must be marked
 /// `#[inline(always)]` and call `#[inline(always)]` functions: code that is not inlined into
-/// the copy is compiled for the baseline CPU (measured: P(alive) 3x slower). Without FMA the
-/// arithmetic, and so the result, is the same on every path.
+/// the copy is compiled for the baseline CPU (measured: P(alive) 3x slower). Both copies fuse
+/// `mul_add` into one instruction (AVX-512F implies FMA); the result is the same on every
+/// path.
 #[inline]
 pub fn widest<R>(kernel: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -140,7 +144,7 @@ pub fn widest<R>(kernel: impl FnOnce() -> R) -> R {
             return unsafe { on_avx512(kernel) };
         }
         if has_avx2() {
-            // SAFETY: the CPU has AVX2.
+            // SAFETY: the CPU has AVX2 and FMA.
             return unsafe { on_avx2(kernel) };
         }
     }
@@ -154,16 +158,16 @@ unsafe fn on_avx512<R>(kernel: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn on_avx2<R>(kernel: impl FnOnce() -> R) -> R {
     kernel()
 }
 
-/// Whether the CPU has AVX2.
+/// Whether the CPU has AVX2 and FMA (every AVX2 CPU but a few early VIA ones).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// Whether the CPU has AVX-512F.

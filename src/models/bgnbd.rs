@@ -1,5 +1,7 @@
 //! BG/NBD (Fader, Hardie & Lee 2005). Parameters `[r, alpha, a, b]`.
 
+use std::mem::MaybeUninit;
+
 use super::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1, ln_hyp2f1_signed, sigmoid, softplus};
 use super::{
     at, bcast_len, check_nonneg, check_params, chunked_sum, optimize, par_map, table, Factored,
@@ -264,9 +266,8 @@ pub fn discounted_expected_purchases(
         let z = t / (alpha + big_t + t);
         (a + b + x - 1.0) / (a - 1.0) * one_minus(r + x, r + x, b + x, a + b + x - 1.0, z)
     };
-    let p_alive = Alive::new(params, false);
-    let alive = |x, tx, big_t| p_alive.at(x, tx, big_t);
-    super::discounted_by_pairs(&steps, (x, t_x, tt), factor, alive)
+    let alive = Alive::new(params, false).rows((x, t_x, tt))?;
+    Ok(super::discounted_by_pairs(&steps, (x, tt), alive, factor))
 }
 
 /// Whole frequencies below this have their dropout log-odds in [`Alive`]'s table.
@@ -327,7 +328,7 @@ impl Alive {
     #[inline(always)]
     fn with_odds(&self, odds: f64, x: f64, tx: f64, big_t: f64) -> f64 {
         let ratio = (self.alpha + big_t) / (self.alpha + tx);
-        let p = vmath::logistic_neg(odds + (self.r + x) * vmath::ln(ratio));
+        let p = vmath::logistic_neg((self.r + x).mul_add(vmath::ln(ratio), odds));
         if !self.modified && x <= 0.0 {
             1.0
         } else {
@@ -349,16 +350,19 @@ impl Alive {
         if x.len() != n || t_x.len() != n || tt.len() != n {
             return super::map_history(history, n, |_, x, tx, big_t| self.at(x, tx, big_t));
         }
-        let mut out = pages::zeroed(n);
-        let bad = out
-            .par_chunks_mut(ALIVE_BLOCK)
-            .enumerate()
-            .map(|(c, block)| {
-                let rows = c * ALIVE_BLOCK..c * ALIVE_BLOCK + block.len();
-                let (x, tx, tt) = (&x[rows.clone()], &t_x[rows.clone()], &tt[rows]);
-                self.block_wide(x, tx, tt, block)
-            })
-            .reduce(|| false, |a, b| a | b);
+        // SAFETY: `block` writes every value of its block.
+        let (out, bad) = unsafe {
+            pages::par_written(
+                n,
+                ALIVE_BLOCK,
+                |offset, block| {
+                    let rows = offset..offset + block.len();
+                    let (x, tx, tt) = (&x[rows.clone()], &t_x[rows.clone()], &tt[rows]);
+                    self.block_wide(x, tx, tt, block)
+                },
+                |a: bool, b| a | b,
+            )
+        };
         if bad {
             super::check_history(x, t_x, tt)?;
         }
@@ -366,17 +370,17 @@ impl Alive {
     }
 
     /// [`Alive::block`] compiled for the widest vectors the CPU has.
-    fn block_wide(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
+    fn block_wide(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [MaybeUninit<f64>]) -> bool {
         vmath::widest(
             #[inline(always)]
             || self.block(x, tx, tt, out),
         )
     }
 
-    /// P(alive) of at most [`ALIVE_BLOCK`] rows into `out`; whether a row breaks the history
-    /// contract ([`super::valid_history`]).
+    /// P(alive) of at most [`ALIVE_BLOCK`] rows into `out` (every value written); whether a
+    /// row breaks the history contract ([`super::valid_history`]).
     #[inline(always)]
-    fn block(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [f64]) -> bool {
+    fn block(&self, x: &[f64], tx: &[f64], tt: &[f64], out: &mut [MaybeUninit<f64>]) -> bool {
         // 2^52: adding it to a whole x below 2^52 leaves x in the low bits (no float-to-integer
         // conversion, which AVX2 lacks), so the table lookup is a vector gather.
         const TWO_52: f64 = 4_503_599_627_370_496.0;
@@ -388,12 +392,12 @@ impl Alive {
             valid &= super::valid_history(x[i], tx[i], tt[i]);
             in_table &= x[i] < ODDS_TABLE as f64;
             let k = ((x[i] + TWO_52).to_bits() & (ODDS_TABLE as u64 - 1)) as usize;
-            out[i] = self.with_odds(table[k], x[i], tx[i], tt[i]);
+            out[i].write(self.with_odds(table[k], x[i], tx[i], tt[i]));
         }
         if valid && !in_table {
             // Frequencies of 1024 and more: rare, their odds computed.
             for i in 0..n {
-                out[i] = self.at(x[i], tx[i], tt[i]);
+                out[i].write(self.at(x[i], tx[i], tt[i]));
             }
         }
         !valid

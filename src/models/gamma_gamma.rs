@@ -1,6 +1,8 @@
 //! Gamma-Gamma spend model (Fader, Hardie & Lee 2005 note; lifetimes' `GammaGammaFitter`).
 //! Parameters `[p, q, gamma]` (lifetimes calls `gamma` `v`).
 
+use std::mem::MaybeUninit;
+
 use super::special::{digamma, ln_gamma};
 use super::{check_len, check_params, optimize, par_map, Distinct, FitOptions, FitResult, CHUNK};
 use crate::core::error::{CoreError, Result};
@@ -328,12 +330,12 @@ fn valid(x: f64, m: f64) -> bool {
 
 /// [`spend`] of equal-length rows into `out`; whether any row is not [`valid`].
 #[inline(always)]
-fn spend_rows(params: [f64; 3], x: &[f64], m: &[f64], out: &mut [f64]) -> bool {
+fn spend_rows(params: [f64; 3], x: &[f64], m: &[f64], out: &mut [MaybeUninit<f64>]) -> bool {
     let n = out.len();
     let (x, m) = (&x[..n], &m[..n]);
     let mut invalid = false;
     for i in 0..n {
-        out[i] = spend(params, x[i], m[i]);
+        out[i].write(spend(params, x[i], m[i]));
         invalid |= !valid(x[i], m[i]);
     }
     invalid
@@ -357,18 +359,22 @@ pub fn conditional_expected_spend(params: &[f64], x: &[f64], m: &[f64]) -> Resul
     let n = super::bcast_len(&[("frequency", x.len()), ("monetary_value", m.len())])?;
     let row = |i: usize| (super::at(x, i), super::at(m, i));
     let (out, bad) = if x.len() == n && m.len() == n {
-        let mut out = pages::zeroed(n);
-        let bad = out
-            .par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK).zip(m.par_chunks(CHUNK)))
-            .map(|(out, (x, m))| {
-                vmath::widest(
-                    #[inline(always)]
-                    || spend_rows(params, x, m, out),
-                )
-            })
-            .reduce(|| false, |a, b| a | b);
-        (out, bad)
+        // SAFETY: `spend_rows` writes every value of its block.
+        unsafe {
+            pages::par_written(
+                n,
+                CHUNK,
+                |offset, out| {
+                    let rows = offset..offset + out.len();
+                    let (x, m) = (&x[rows.clone()], &m[rows]);
+                    vmath::widest(
+                        #[inline(always)]
+                        || spend_rows(params, x, m, out),
+                    )
+                },
+                |a: bool, b| a | b,
+            )
+        }
     } else {
         let out = par_map(n, |i| {
             let (x, m) = row(i);

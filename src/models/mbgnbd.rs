@@ -100,9 +100,8 @@ pub fn discounted_expected_purchases(
         let z = t / (alpha + big_t + t);
         (a + b + x) / (a - 1.0) * one_minus(r + x, r + x, b + x + 1.0, a + b + x, z)
     };
-    let p_alive = Alive::new(params, true);
-    let alive = |x, tx, big_t| p_alive.at(x, tx, big_t);
-    super::discounted_by_pairs(&steps, (x, t_x, tt), factor, alive)
+    let alive = Alive::new(params, true).rows((x, t_x, tt))?;
+    Ok(super::discounted_by_pairs(&steps, (x, tt), alive, factor))
 }
 
 /// P(alive at T | x, t_x, T).

@@ -303,8 +303,9 @@ pub(crate) fn par_map<F>(n: usize, f: F) -> Vec<f64>
 where
     F: Fn(usize) -> f64 + Sync + Send,
 {
-    let mut out = crate::core::pages::zeroed(n);
-    out.par_iter_mut().enumerate().for_each(|(i, o)| *o = f(i));
+    // Collected straight into the vector's room: no zeroing pass first.
+    let mut out = crate::core::pages::with_capacity(n);
+    (0..n).into_par_iter().map(f).collect_into_vec(&mut out);
     out
 }
 
@@ -425,31 +426,28 @@ impl Pairs {
 }
 
 /// `Σ_k w_k E[X(t_k) | x, t_x, T]` per row for a model whose conditional expectation factors
-/// as `A(x, T, t) × P(alive | x, t_x, T)` (BG/NBD, MBG/NBD): the weighted sum of `A` over the
-/// horizon `steps` (`(t, w)` pairs) is computed once per distinct `(x, T)` pair (a few tens of
-/// thousands with daily data), P(alive) once per row. Columns may be broadcast from length 1;
-/// they are checked as by [`check_history`].
-pub(crate) fn discounted_by_pairs<A, P>(
+/// as `A(x, T, t) × P(alive | x, t_x, T)` (BG/NBD, MBG/NBD), given `alive` = P(alive at T)
+/// per row (from the vectorised `Alive::rows`, which checked the rows): the weighted sum of
+/// `A` over the horizon `steps` (`(t, w)` pairs) is computed once per distinct `(x, T)` pair
+/// (a few tens of thousands with daily data). Columns may be broadcast from length 1 (to the
+/// length of `alive`).
+pub(crate) fn discounted_by_pairs<A>(
     steps: &[(f64, f64)],
-    history: (&[f64], &[f64], &[f64]),
+    history: (&[f64], &[f64]),
+    mut alive: Vec<f64>,
     factor: A,
-    alive: P,
-) -> Result<Vec<f64>>
+) -> Vec<f64>
 where
     A: Fn(f64, f64, f64) -> f64 + Sync + Send,
-    P: Fn(f64, f64, f64) -> f64 + Sync + Send,
 {
-    let (x, t_x, tt) = history;
-    let n = history_len(history)?;
-    if steps.is_empty() {
-        check_history(x, t_x, tt)?;
-        return Ok(vec![0.0; n]);
-    }
-    let pairs = Pairs::new(x, tt, n);
+    let (x, tt) = history;
+    let pairs = Pairs::new(x, tt, alive.len());
     let sums = pairs.map(|x, big_t| steps.iter().map(|&(t, w)| w * factor(x, big_t, t)).sum());
-    map_history(history, n, |i, x, tx, big_t| {
-        sums[pairs.index[i] as usize] * alive(x, tx, big_t)
-    })
+    alive
+        .par_iter_mut()
+        .zip(pairs.index.par_iter())
+        .for_each(|(p, &k)| *p *= sums[k as usize]);
+    alive
 }
 
 /// P(alive at T + t) per row for a model where it factors as `P(alive at T | x, t_x, T) ×

@@ -1,6 +1,8 @@
 //! Pareto/NBD (Schmittlein, Morrison & Colombo 1987), likelihood via the log-space Gauss
 //! hypergeometric function (Fader & Hardie's 2F1 form). Parameters `[r, alpha, s, beta]`.
 
+use std::mem::MaybeUninit;
+
 use super::bgnbd::nbd_log_pmf;
 use super::special::{
     digamma, gauss_legendre, ln_gamma, ln_hyp2f1_ap1, log1m_exp, log_add_exp, sigmoid,
@@ -292,17 +294,25 @@ fn pow_ratio(u: f64, s1: f64) -> f64 {
 pub fn expected_purchases(params: &[f64], t: &[f64]) -> Result<Vec<f64>> {
     check_params(params, PARAM_NAMES)?;
     let (r, alpha, s, beta) = (params[0], params[1], params[2], params[3]);
+    let s1 = s - 1.0;
+    let scale = r * beta / alpha;
+    // (1 - (β/(β+t))^(s-1)) / (s-1) is -expm1((s-1) u) / (s-1), u = ln(β/(β+t)); the
+    // division by s - 1 is folded into the factor (continuous at s = 1, where it is -u).
+    let near_one = s1.abs() < 1e-12;
     let curve = NewCustomers {
-        scale: r * beta / alpha,
-        s1: s - 1.0,
+        factor: if near_one { -scale } else { -scale / s1 },
+        s1: if near_one { 0.0 } else { s1 },
         inverse_beta: 1.0 / beta,
     };
-    let mut out = pages::zeroed(t.len());
-    let bad: usize = out
-        .par_chunks_mut(NEW_BLOCK)
-        .zip(t.par_chunks(NEW_BLOCK))
-        .map(|(out, t)| curve.block_wide(t, out))
-        .sum();
+    // SAFETY: `block` writes every value of its block.
+    let (out, bad) = unsafe {
+        pages::par_written(
+            t.len(),
+            NEW_BLOCK,
+            |offset, out| curve.block_wide(&t[offset..offset + out.len()], out),
+            |a: usize, b| a + b,
+        )
+    };
     if bad > 0 {
         return Err(data_err("t", "negative or non-finite values", bad));
     }
@@ -314,37 +324,39 @@ const NEW_BLOCK: usize = 1 << 14;
 
 /// The new-customer curve, one vectorised pass that also counts the invalid `t`.
 struct NewCustomers {
-    scale: f64,
+    /// `-rβ/(α(s-1))`, or `-rβ/α` when s = 1.
+    factor: f64,
+    /// `s - 1`, or 0 when it is within 1e-12 of 0 (the curve is then `rβ/α ln((β+t)/β)`).
     s1: f64,
     inverse_beta: f64,
 }
 
 impl NewCustomers {
     /// [`NewCustomers::block`] compiled for the widest vectors the CPU has.
-    fn block_wide(&self, t: &[f64], out: &mut [f64]) -> usize {
+    fn block_wide(&self, t: &[f64], out: &mut [MaybeUninit<f64>]) -> usize {
         vmath::widest(
             #[inline(always)]
             || self.block(t, out),
         )
     }
 
-    /// The curve at `t` into `out`; how many `t` are negative or not finite.
+    /// The curve at `t` into `out` (every value written); how many `t` are negative or not
+    /// finite.
     #[inline(always)]
-    fn block(&self, t: &[f64], out: &mut [f64]) -> usize {
+    fn block(&self, t: &[f64], out: &mut [MaybeUninit<f64>]) -> usize {
         let t = &t[..out.len()];
         let mut bad = 0;
-        let near_one = self.s1.abs() < 1e-12;
+        let near_one = self.s1 == 0.0;
         for (o, &t) in out.iter_mut().zip(t) {
             bad += usize::from(!(t.is_finite() && t >= 0.0));
             // ln(β/(β+t)), exact to a few ulps also for t ≪ β.
             let u = -vmath::ln_1p(t * self.inverse_beta);
-            // (1 - (β/(β+t))^(s-1)) / (s-1), continuous at s = 1.
-            let ratio = if near_one {
-                -u
+            let change = if near_one {
+                u
             } else {
-                -vmath::exp_m1(self.s1 * u) / self.s1
+                vmath::exp_m1(self.s1 * u)
             };
-            *o = self.scale * ratio;
+            o.write(self.factor * change);
         }
         bad
     }
