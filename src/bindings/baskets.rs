@@ -11,7 +11,6 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatch;
 
 use super::arrow_in::{amounts_role, int64_role};
-use rayon::prelude::*;
 
 use super::arrow_out::{batch, f64_column, i64_column, int_column, minor_money_column, money_kind};
 use super::gil;
@@ -22,7 +21,6 @@ use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, S
 use crate::core::basket::{baskets, in_customer_order, Level, Lines};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
-use crate::core::pages;
 
 /// The batch and the user's column names by role.
 struct Input {
@@ -174,22 +172,7 @@ pub fn affinity<'py>(
             counts.strongest(k);
         }
         let measures = counts.measures();
-        let pairs = &counts.pairs;
-        // The three integer columns in one read of the pairs.
-        let mut codes = [(); 3].map(|_| pages::zeroed::<i64>(pairs.len()));
-        let [a, b, count] = &mut codes;
-        (
-            a.par_chunks_mut(4096),
-            b.par_chunks_mut(4096),
-            count.par_chunks_mut(4096),
-        )
-            .into_par_iter()
-            .zip(pairs.par_chunks(4096))
-            .for_each(|((a, b, count), pairs)| {
-                for (i, p) in pairs.iter().enumerate() {
-                    (a[i], b[i], count[i]) = (p.a as i64, p.b as i64, p.count as i64);
-                }
-            });
+        let codes = counts.code_columns();
         Ok((counts, measures, codes))
     })?;
     let [a, b, count] = codes;

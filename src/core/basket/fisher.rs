@@ -1,5 +1,7 @@
 //! Fisher's exact test of a positive association between two products: the upper tail of
 //! the hypergeometric distribution, from a table of ln(i!) kept only at its two ends.
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::core::vmath;
@@ -72,14 +74,14 @@ impl LnFactorials {
         }
     }
 
-    /// `out[i]` = [`Self::fisher_greater`] of pair `i`, bit for bit, where `pair(i)` gives
+    /// Writes `out[i]` = [`Self::fisher_greater`] of pair `i` (every value), bit for bit, where `pair(i)` gives
     /// its (successes, draws, k) and the [`Self::margin`]s of successes and of draws (read
     /// from a per-product table by the caller). The upper tails — almost every pair: only
     /// pairs bought together are tested, and most share more baskets than chance gives them
     /// — are summed [`LANES`] pairs at a time in vector registers, with a vectorised `exp`.
     pub fn fisher_greater_each(
         &self,
-        out: &mut [f64],
+        out: &mut [MaybeUninit<f64>],
         pair: impl Fn(usize) -> ([u64; 3], (f64, f64)),
     ) {
         vmath::widest(
@@ -93,8 +95,12 @@ impl LnFactorials {
                     for (l, out) in out.iter_mut().enumerate() {
                         let ([successes, draws, k], margins) = pair(first + l);
                         match self.tail(successes, draws, k) {
-                            Tail::Certain(p) => *out = p,
-                            Tail::Lower => *out = self.lower_p(margins, successes, draws, k),
+                            Tail::Certain(p) => {
+                                out.write(p);
+                            }
+                            Tail::Lower => {
+                                out.write(self.lower_p(margins, successes, draws, k));
+                            }
                             Tail::Upper => {
                                 series.start(l, self.total, successes, draws, k);
                                 ln_pmf[l] = self.ln_pmf(margins, successes, draws, k);
@@ -111,7 +117,7 @@ impl LnFactorials {
                     }
                     for (l, out) in out.iter_mut().enumerate() {
                         if summed[l] {
-                            *out = p[l];
+                            out.write(p[l]);
                         }
                     }
                 }
@@ -296,11 +302,13 @@ mod tests {
                 [s, d, next(s.min(d) + 2)]
             })
             .collect();
-        let mut got = vec![0.0; cases.len()];
+        let mut got = vec![MaybeUninit::new(f64::NAN); cases.len()];
         table.fisher_greater_each(&mut got, |i| {
             let [s, d, _] = cases[i];
             (cases[i], (table.margin(s), table.margin(d)))
         });
+        // SAFETY: every value was initialised (NaN) before the call.
+        let got: Vec<f64> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
         let lower = cases
             .iter()
             .filter(|&&[s, d, k]| matches!(table.tail(s, d, k), Tail::Lower));

@@ -354,30 +354,23 @@ impl PairCounts {
             .map(|&c| ln_factorials.margin(c))
             .collect();
         let len = self.pairs.len();
-        let column = || pages::zeroed::<f64>(len);
-        let mut m = Measures {
-            support: column(),
-            confidence_a_b: column(),
-            confidence_b_a: column(),
-            lift: column(),
-            leverage: column(),
-            conviction_a_b: column(),
-            conviction_b_a: column(),
-            jaccard: column(),
-            p_value: column(),
-        };
+        // Written once each, with no zeroing pass first (see `pages::par_written`).
+        let mut columns: [Vec<f64>; 9] = std::array::from_fn(|_| pages::with_capacity(len));
+        let [sup, cab, cba, lift, lev, cvab, cvba, jac, p] = columns
+            .each_mut()
+            .map(|c| &mut c.spare_capacity_mut()[..len]);
         // Each task fills one block of rows in every column.
         const BLOCK: usize = 4096;
         (
-            m.support.par_chunks_mut(BLOCK),
-            m.confidence_a_b.par_chunks_mut(BLOCK),
-            m.confidence_b_a.par_chunks_mut(BLOCK),
-            m.lift.par_chunks_mut(BLOCK),
-            m.leverage.par_chunks_mut(BLOCK),
-            m.conviction_a_b.par_chunks_mut(BLOCK),
-            m.conviction_b_a.par_chunks_mut(BLOCK),
-            m.jaccard.par_chunks_mut(BLOCK),
-            m.p_value.par_chunks_mut(BLOCK),
+            sup.par_chunks_mut(BLOCK),
+            cab.par_chunks_mut(BLOCK),
+            cba.par_chunks_mut(BLOCK),
+            lift.par_chunks_mut(BLOCK),
+            lev.par_chunks_mut(BLOCK),
+            cvab.par_chunks_mut(BLOCK),
+            cvba.par_chunks_mut(BLOCK),
+            jac.par_chunks_mut(BLOCK),
+            p.par_chunks_mut(BLOCK),
             self.pairs.par_chunks(BLOCK),
         )
             .into_par_iter()
@@ -400,7 +393,9 @@ impl PairCounts {
                             let lanes = rule_measures(n, count, count_a, count_b);
                             let rows = at * LANES..at * LANES + pairs.len();
                             for (column, lanes) in columns.iter_mut().zip(&lanes) {
-                                column[rows.clone()].copy_from_slice(&lanes[..pairs.len()]);
+                                for (out, &value) in column[rows.clone()].iter_mut().zip(lanes) {
+                                    out.write(value);
+                                }
                             }
                         }
                     },
@@ -414,7 +409,52 @@ impl PairCounts {
                     )
                 });
             });
-        m
+        for column in &mut columns {
+            // SAFETY: every row of every column was written above: the pairs' blocks cover
+            // 0..len, the rule measures write each pair's row in the eight columns, and
+            // `fisher_greater_each` writes every value of its block.
+            unsafe { column.set_len(len) };
+        }
+        let [support, confidence_a_b, confidence_b_a, lift, leverage, conviction_a_b, conviction_b_a, jaccard, p_value] =
+            columns;
+        Measures {
+            support,
+            confidence_a_b,
+            confidence_b_a,
+            lift,
+            leverage,
+            conviction_a_b,
+            conviction_b_a,
+            jaccard,
+            p_value,
+        }
+    }
+
+    /// `product_a`, `product_b` and `count` of every pair as the result's integer columns,
+    /// in one read of the pairs, each value written once (no zeroing pass first).
+    pub fn code_columns(&self) -> [Vec<i64>; 3] {
+        let len = self.pairs.len();
+        let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
+        let [a, b, count] = codes.each_mut().map(|c| &mut c.spare_capacity_mut()[..len]);
+        (
+            a.par_chunks_mut(4096),
+            b.par_chunks_mut(4096),
+            count.par_chunks_mut(4096),
+        )
+            .into_par_iter()
+            .zip(self.pairs.par_chunks(4096))
+            .for_each(|((a, b, count), pairs)| {
+                for (i, p) in pairs.iter().enumerate() {
+                    a[i].write(p.a as i64);
+                    b[i].write(p.b as i64);
+                    count[i].write(p.count as i64);
+                }
+            });
+        for column in &mut codes {
+            // SAFETY: the blocks cover 0..len and each row of each block was written above.
+            unsafe { column.set_len(len) };
+        }
+        codes
     }
 
     /// Keeps the `k` pairs of highest lift (ties: higher count, then lower product codes),
