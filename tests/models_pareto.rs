@@ -94,3 +94,33 @@ fn new_customer_curve_matches_the_formula() {
     let bad = pareto_nbd::expected_purchases(&PUB, &[1.0, -1.0, f64::NAN, f64::INFINITY, 2.0]);
     assert!(bad.unwrap_err().to_string().contains("(3 rows)"));
 }
+
+#[test]
+fn new_customer_curve_is_the_same_whether_ages_repeat_or_not() {
+    // Ages of a daily summary in weeks (few distinct values: read through the memo) and ages
+    // all distinct (the vectorised pass): each row's value must not depend on the path.
+    let repeating: Vec<f64> = (0..300_000u64)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 731) as f64 / 7.0)
+        .collect();
+    let distinct: Vec<f64> = (0..300_000).map(|i| i as f64 * 1e-3 + 0.5).collect();
+    let one_by_one = |t: &[f64]| -> Vec<u64> {
+        t.iter()
+            .map(|&t| pareto_nbd::expected_purchases(&PUB, &[t]).unwrap()[0].to_bits())
+            .collect()
+    };
+    for t in [&repeating, &distinct] {
+        let got: Vec<u64> = pareto_nbd::expected_purchases(&PUB, t)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert!(got == one_by_one(t));
+    }
+    // Bad ages never enter the memo: each repetition counts.
+    let mut bad = repeating.clone();
+    for i in (0..bad.len()).step_by(1000) {
+        bad[i] = if i % 2000 == 0 { -1.0 } else { f64::NAN };
+    }
+    let err = pareto_nbd::expected_purchases(&PUB, &bad).unwrap_err();
+    assert!(err.to_string().contains("(300 rows)"), "{err}");
+}
