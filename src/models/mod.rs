@@ -65,6 +65,7 @@ mod history;
 pub mod mbgnbd;
 pub mod model;
 pub mod optimize;
+mod pareto_curve;
 pub mod pareto_nbd;
 pub mod sbg;
 pub mod special;
