@@ -251,6 +251,10 @@ def customer_lifetime_value(
     unit_factor: float,
 ) -> _Floats: ...
 
+# Integer product ids read as codes: (lowest, highest, distinct) when they span at most
+# `widest` values, else None.
+def id_span(ids: npt.NDArray[np.int64], widest: int) -> tuple[int, int, int] | None: ...
+
 # Cross-sell and upsell: one record batch of coded lines named by role (order, product,
 # customer, time, amount, quantity) and the user's column names by role.
 def basket_kpis(

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use arrow_array::RecordBatch;
+use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatch;
 
@@ -18,7 +19,7 @@ use crate::core::basket::kpis::{basket_kpis as core_kpis, LineValues};
 use crate::core::basket::pairs::{count_pairs, Thresholds};
 use crate::core::basket::sequence::next_products;
 use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, Scorer};
-use crate::core::basket::{baskets, in_customer_order, Level, Lines};
+use crate::core::basket::{baskets, id_span as core_id_span, in_customer_order, Level, Lines};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
 
@@ -56,6 +57,18 @@ impl Input {
             customer_name: self.name("customer"),
         })
     }
+}
+
+/// (lowest, highest, distinct) of integer ids spanning at most `widest` values, else `None`.
+#[pyfunction]
+pub fn id_span(
+    py: Python<'_>,
+    ids: PyReadonlyArray1<'_, i64>,
+    widest: u64,
+) -> PyResult<Option<(i64, i64, u64)>> {
+    let ids = ids.as_slice()?;
+    let span = gil::run(py, || Ok(core_id_span(ids, widest)))?;
+    Ok(span.map(|s| (s.lo, s.hi, s.distinct)))
 }
 
 /// Basket KPIs as Python gets them: totals by name, orders by size, attach rates.

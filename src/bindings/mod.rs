@@ -14,6 +14,12 @@ mod metrics;
 mod models;
 mod summary;
 
+/// The extension's allocator: large blocks (results, working columns) are kept for the next
+/// call rather than unmapped, so repeated calls skip the page faults of fresh memory (see
+/// `core::recycling`); small ones go to the system allocator as before.
+#[global_allocator]
+static ALLOCATOR: crate::core::recycling::Recycling = crate::core::recycling::Recycling;
+
 /// Sets the size of custval's thread pool.
 #[pyfunction]
 fn set_num_threads(n: usize) -> PyResult<()> {
@@ -66,6 +72,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         metrics::expected_cumulative_transactions,
         m
     )?)?;
+    m.add_function(wrap_pyfunction!(baskets::id_span, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::basket_kpis, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::affinity, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::next_purchase, m)?)?;

@@ -15,6 +15,7 @@ pub mod money;
 pub mod pages;
 pub mod partition;
 pub mod period;
+pub mod recycling;
 pub mod retention;
 pub mod summary;
 pub mod tracking;

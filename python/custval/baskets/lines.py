@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from custval import _frames, _input
+from custval import _frames, _input, _native
 from custval.exceptions import SchemaError
 
 
@@ -105,23 +105,27 @@ def product_codes(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Arra
 def _dense_integer_codes(values: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     """Integer ids spanning a range not much wider than the lines: the codes are each id's
     rank among the ids present, read from a table over the range (no hashing). ``None``
-    for wider ranges."""
-    bounds = pc.min_max(values)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    if hi - lo > 4 * len(values) + 1024 or hi > np.iinfo(np.int64).max:
+    for wider ranges (and for ids past the int64 range)."""
+    try:
+        ids = values.cast(pa.int64())  # no copy when already int64
+    except pa.ArrowInvalid:
         return None
-    offsets = np.asarray(values.to_numpy(), dtype=np.int64)  # no copy when already int64
+    offsets = ids.to_numpy()
+    span = _native.id_span(offsets, 4 * len(values) + 1024)  # one parallel pass
+    if span is None:
+        return None
+    lo, hi, distinct = span
     if lo != 0:
         offsets = offsets - lo
+    if distinct == hi - lo + 1:
+        # Every id of the range occurs: its rank is its offset (no gather).
+        distinct_ids = pa.array(np.arange(lo, hi + 1, dtype=np.int64)).cast(values.type)
+        return pa.array(offsets), distinct_ids
     present = np.zeros(hi - lo + 1, dtype=bool)
     present[offsets] = True
-    if present.all():
-        # Every id of the range occurs: its rank is its offset (no gather).
-        distinct = pa.array(np.arange(lo, hi + 1, dtype=np.int64)).cast(values.type)
-        return pa.array(offsets), distinct
     rank = np.cumsum(present, dtype=np.int64) - 1
-    distinct = pa.array(np.flatnonzero(present) + lo).cast(values.type)
-    return pa.array(rank[offsets]), distinct
+    distinct_ids = pa.array(np.flatnonzero(present) + lo).cast(values.type)
+    return pa.array(rank[offsets]), distinct_ids
 
 
 def customer_codes(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:

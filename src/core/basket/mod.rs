@@ -12,12 +12,14 @@ use crate::core::error::{CoreError, Result};
 
 pub mod fisher;
 mod group;
+mod ids;
 pub mod kpis;
 pub mod pairs;
 pub mod sequence;
 pub mod similarity;
 
 pub use group::baskets;
+pub use ids::{id_span, IdSpan};
 
 /// The lines of a log as the basket kernels read them: product codes (dense, `0..products`,
 /// numbered in the order products should be listed) and what groups lines into baskets.
