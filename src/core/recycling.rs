@@ -15,13 +15,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// Blocks of this size and above are mapped and recycled.
-pub const LARGE: usize = 4 << 20;
+pub const LARGE: usize = 256 << 10;
 /// Large blocks are whole huge pages.
 const GRAIN: usize = 2 << 20;
 /// Most bytes kept for reuse.
 pub const CAP: usize = 1 << 30;
 /// Most blocks kept for reuse.
-const SLOTS: usize = 64;
+const SLOTS: usize = 256;
 
 /// The allocator: declare `#[global_allocator] static A: Recycling = Recycling;`.
 pub struct Recycling;
@@ -31,10 +31,15 @@ fn is_large(layout: &Layout) -> bool {
     cfg!(target_os = "linux") && layout.size() >= LARGE && layout.align() <= GRAIN
 }
 
-/// The mapped size of a large block of `size` bytes.
+/// The mapped size of a large block of `size` bytes: a power of two below a huge page (so
+/// a vector doubling its room reuses the same few sizes), whole huge pages above.
 #[inline]
 fn mapped(size: usize) -> usize {
-    size.next_multiple_of(GRAIN)
+    if size <= GRAIN {
+        size.next_power_of_two()
+    } else {
+        size.next_multiple_of(GRAIN)
+    }
 }
 
 unsafe impl GlobalAlloc for Recycling {

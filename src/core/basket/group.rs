@@ -3,9 +3,11 @@
 //! lines are grouped by one parallel sort of packed keys. Both give the same set of baskets,
 //! each with its products sorted and distinct; only their order differs, and no consumer
 //! depends on it.
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
-use crate::core::basket::{Baskets, Level, Lines};
+use crate::core::basket::{concat, in_parts, Baskets, Level, Lines};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
 
@@ -199,12 +201,7 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
         .par_windows(2)
         .map(|w| runs_of(lines, orders, w[0], w[1]))
         .collect();
-    let baskets: usize = parts.iter().map(|p| p.ends.len()).sum();
-    let mut codes = Vec::with_capacity(baskets);
-    for part in &parts {
-        codes.extend_from_slice(&part.orders);
-    }
-    if !all_distinct(&codes) {
+    if !all_distinct(parts.iter().map(|p| p.orders.as_slice())) {
         return None;
     }
     let mixed: u64 = parts.iter().map(|p| p.mixed).sum();
@@ -215,91 +212,216 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
             mixed,
         )));
     }
-    let with_customers = lines.customers.is_some();
-    let mut out = Baskets {
-        offsets: Vec::with_capacity(baskets + 1),
-        products: Vec::with_capacity(parts.iter().map(|p| p.products.len()).sum()),
-        orders: if with_customers { codes } else { Vec::new() },
-        line_offsets: Vec::with_capacity(baskets + 1),
-        n_products: lines.n_products,
-        ..Baskets::default()
-    };
-    out.offsets.push(0);
-    out.line_offsets.push(0);
-    for part in parts {
-        let base = out.products.len();
-        out.offsets.extend(part.ends.iter().map(|&end| base + end));
-        out.line_offsets.extend_from_slice(&part.line_ends);
-        out.products.extend_from_slice(&part.products);
-        out.customers.extend_from_slice(&part.customers);
-        out.times.extend_from_slice(&part.times);
-    }
-    Some(Ok(out))
+    Some(Ok(assemble(parts, lines)))
 }
 
-/// The baskets of the runs of equal order codes in rows `from..to`.
+/// The pieces' baskets one after another, each piece copied by its own task.
+fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
+    // Per piece: its baskets, and where its products start in the whole.
+    let counts: Vec<usize> = parts.iter().map(|p| p.ends.len()).collect();
+    let mut product_base = Vec::with_capacity(parts.len());
+    let mut base = 0;
+    for part in &parts {
+        product_base.push(base);
+        base += part.products.len();
+    }
+    // Offsets lead with a 0: one more "piece" of one slot in front.
+    let leading: Vec<usize> = std::iter::once(1).chain(counts.iter().copied()).collect();
+    let offsets: Vec<usize> = {
+        // SAFETY: as above, every slot written.
+        unsafe {
+            in_parts(&leading, |k, slots| {
+                if k == 0 {
+                    slots[0].write(0);
+                    return;
+                }
+                let base = product_base[k - 1];
+                for (slot, &end) in slots.iter_mut().zip(&parts[k - 1].ends) {
+                    slot.write(base + end);
+                }
+            })
+        }
+    };
+    let line_offsets: Vec<usize> = {
+        // SAFETY: every slot written.
+        unsafe {
+            in_parts(&leading, |k, slots| {
+                if k == 0 {
+                    slots[0].write(0);
+                    return;
+                }
+                for (slot, &end) in slots.iter_mut().zip(&parts[k - 1].line_ends) {
+                    slot.write(end);
+                }
+            })
+        }
+    };
+    let copied = |field: fn(&Piece) -> &Vec<i64>| -> Vec<i64> {
+        let lists: Vec<&[i64]> = parts.iter().map(|p| field(p).as_slice()).collect();
+        concat(&lists)
+    };
+    let with_customers = lines.customers.is_some();
+    let product_lists: Vec<&[u32]> = parts.iter().map(|p| p.products.as_slice()).collect();
+    Baskets {
+        offsets,
+        products: concat(&product_lists),
+        customers: copied(|p| &p.customers),
+        times: copied(|p| &p.times),
+        orders: if with_customers {
+            copied(|p| &p.orders)
+        } else {
+            Vec::new()
+        },
+        line_offsets,
+        rows: Vec::new(),
+        n_products: lines.n_products,
+    }
+}
+
+/// The baskets of the runs of equal order codes in rows `from..to`. Branches that depend
+/// on the data are what cost here (a few per basket, most of them mispredicted): the runs
+/// are found by a branch-free pass, and baskets of up to four lines are sorted by networks.
 fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     checkpoint();
+    let codes = &orders[from..to];
+    let items = &lines.products[from..to];
+    let n = to - from;
+    // Every line's index is written; the count moves on only where a run ends. Neither
+    // vector is zeroed first: each is cut to the values written.
+    let mut line_ends: Vec<usize> = Vec::with_capacity(n);
+    let ends = line_ends.spare_capacity_mut();
+    let mut runs = 0;
+    for i in 1..n {
+        ends[runs].write(from + i);
+        runs += usize::from(codes[i] != codes[i - 1]);
+    }
+    ends[runs].write(to);
+    // SAFETY: slots 0..=runs were written above (each slot is written before `runs` moves
+    // past it).
+    unsafe { line_ends.set_len(runs + 1) };
+    let mut products: Vec<u32> = Vec::with_capacity(n);
+    let room = products.spare_capacity_mut();
     let mut part = Piece {
-        products: Vec::with_capacity(to - from),
+        ends: Vec::with_capacity(line_ends.len()),
+        orders: Vec::with_capacity(line_ends.len()),
         ..Piece::default()
     };
-    let mut start = from;
-    while start < to {
-        let code = orders[start];
-        let end = start + orders[start..to].iter().take_while(|&&o| o == code).count();
-        let first = part.products.len();
-        part.products
-            .extend(lines.products[start..end].iter().map(|&p| p as u32));
-        part.products[first..].sort_unstable();
-        let mut kept = first;
-        for i in first..part.products.len() {
-            if i == first || part.products[i] != part.products[kept - 1] {
-                part.products[kept] = part.products[i];
-                kept += 1;
-            }
-        }
-        part.products.truncate(kept);
-        part.ends.push(kept);
-        part.line_ends.push(end);
-        part.orders.push(code);
+    let (mut start, mut written) = (0, 0);
+    for &end in &line_ends {
+        let end = end - from;
+        written += sorted_distinct(&items[start..end], &mut room[written..end]);
+        part.ends.push(written);
+        part.orders.push(codes[start]);
         if let Some(c) = lines.customers {
-            let least = *c[start..end].iter().min().unwrap_or(&0);
-            part.mixed += u64::from(c[start..end].iter().any(|&x| x != least));
+            let c = &c[from + start..from + end];
+            let least = *c.iter().min().unwrap_or(&0);
+            part.mixed += u64::from(c.iter().any(|&x| x != least));
             part.customers.push(least);
-            part.times.push(
-                lines
-                    .times
-                    .map_or(0, |t| *t[start..end].iter().min().unwrap_or(&0)),
-            );
+            part.times.push(lines.times.map_or(0, |t| {
+                *t[from + start..from + end].iter().min().unwrap_or(&0)
+            }));
         }
         start = end;
     }
+    // SAFETY: `sorted_distinct` wrote the first `written` slots, basket after basket.
+    unsafe { products.set_len(written) };
+    part.products = products;
+    part.line_ends = line_ends;
     part
 }
 
-/// Whether no code repeats: a bitmap when the codes span a small range, else a sorted copy.
-fn all_distinct(codes: &[i64]) -> bool {
-    let (lo, hi) = codes
-        .iter()
+/// Writes the distinct products of one basket's lines into the first slots of `out` (as
+/// long as the lines), ascending; returns how many. Up to four lines: a sorting network and
+/// a branch-free dedup; more: the general sort.
+#[inline]
+fn sorted_distinct(lines: &[i64], out: &mut [MaybeUninit<u32>]) -> usize {
+    #[inline(always)]
+    fn order(x: &mut [u32], i: usize, j: usize) {
+        let (a, b) = (x[i], x[j]);
+        x[i] = a.min(b);
+        x[j] = a.max(b);
+    }
+    let mut x = [0u32; 4];
+    match lines.len() {
+        1 => {
+            out[0].write(lines[0] as u32);
+            return 1;
+        }
+        2 => {
+            x[0] = lines[0] as u32;
+            x[1] = lines[1] as u32;
+            order(&mut x, 0, 1);
+        }
+        3 => {
+            x[..3]
+                .iter_mut()
+                .zip(lines)
+                .for_each(|(x, &p)| *x = p as u32);
+            order(&mut x, 0, 1);
+            order(&mut x, 1, 2);
+            order(&mut x, 0, 1);
+        }
+        4 => {
+            x.iter_mut().zip(lines).for_each(|(x, &p)| *x = p as u32);
+            order(&mut x, 0, 1);
+            order(&mut x, 2, 3);
+            order(&mut x, 0, 2);
+            order(&mut x, 1, 3);
+            order(&mut x, 1, 2);
+        }
+        len => {
+            let out = &mut out[..len];
+            for (o, &p) in out.iter_mut().zip(lines) {
+                o.write(p as u32);
+            }
+            // SAFETY: all `len` slots were just written.
+            let out: &mut [u32] =
+                unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), len) };
+            out.sort_unstable();
+            let mut kept = 1;
+            for i in 1..len {
+                if out[i] != out[kept - 1] {
+                    out[kept] = out[i];
+                    kept += 1;
+                }
+            }
+            return kept;
+        }
+    }
+    // Each value is written; the count moves on only past a new one.
+    out[0].write(x[0]);
+    let mut kept = 1;
+    for i in 1..lines.len() {
+        out[kept].write(x[i]);
+        kept += usize::from(x[i] != x[i - 1]);
+    }
+    kept
+}
+
+/// Whether no code repeats across the lists: a bitmap when the codes span a small range,
+/// else a sorted copy.
+fn all_distinct<'a>(lists: impl Iterator<Item = &'a [i64]> + Clone) -> bool {
+    let (lo, hi) = lists
+        .clone()
+        .flatten()
         .fold((i64::MAX, i64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
-    if codes.is_empty() {
+    let len: usize = lists.clone().map(<[i64]>::len).sum();
+    if len == 0 {
         return true;
     }
     let span = hi as i128 - lo as i128 + 1;
-    if span <= 8 * codes.len() as i128 + 4096 {
+    if span <= 8 * len as i128 + 4096 {
         let mut seen = vec![0u64; (span as usize).div_ceil(64)];
-        for &c in codes {
+        let mut repeated = 0u64;
+        for &c in lists.flatten() {
             let at = (c - lo) as usize;
             let (word, bit) = (at / 64, 1u64 << (at % 64));
-            if seen[word] & bit != 0 {
-                return false;
-            }
+            repeated |= seen[word] & bit;
             seen[word] |= bit;
         }
-        true
+        repeated == 0
     } else {
-        let mut sorted = codes.to_vec();
+        let mut sorted: Vec<i64> = lists.flatten().copied().collect();
         sorted.par_sort_unstable();
         sorted.windows(2).all(|w| w[0] != w[1])
     }

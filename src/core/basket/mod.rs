@@ -6,6 +6,8 @@
 //! Lines are grouped into baskets by a parallel sort of packed keys, so the result is the same
 //! whatever the thread count; the consumers then work per product or per basket, in parallel,
 //! each writing only its own output, which is concatenated in product (or basket) order.
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
@@ -114,28 +116,29 @@ impl Baskets {
         &self.products[self.offsets[i]..self.offsets[i + 1]]
     }
 
-    /// How many baskets hold each product (in parallel over fixed chunks of baskets; integer
-    /// sums, so the split does not matter).
+    /// How many baskets hold each product (in parallel, one counter per thread's share of
+    /// the baskets' products; integer sums, so the split does not matter).
     pub fn product_counts(&self) -> Vec<u64> {
         let n = self.n_products;
+        let share = self
+            .products
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1 << 16);
         self.products
-            .par_chunks(1 << 16)
-            .fold(
-                || vec![0u64; n],
-                |mut counts, chunk| {
-                    for &p in chunk {
-                        counts[p as usize] += 1;
-                    }
-                    counts
-                },
-            )
-            .reduce(
-                || vec![0u64; n],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            )
+            .par_chunks(share)
+            .map(|chunk| {
+                let mut counts = vec![0u64; n];
+                for &p in chunk {
+                    counts[p as usize] += 1;
+                }
+                counts
+            })
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            })
+            .unwrap_or_else(|| vec![0u64; n])
     }
 
     /// For each product, the baskets holding it (ascending), in compressed sparse rows:
@@ -208,26 +211,43 @@ pub fn in_customer_order(baskets: Baskets) -> Baskets {
 }
 
 /// The lists one after another, copied in parallel (each list into its own slice).
-pub(crate) fn concat<T: Copy + Send + Sync>(lists: &[Vec<T>]) -> Vec<T> {
-    let total = lists.iter().map(Vec::len).sum();
+pub(crate) fn concat<T: Copy + Send + Sync, L: AsRef<[T]> + Sync>(lists: &[L]) -> Vec<T> {
+    let lens: Vec<usize> = lists.iter().map(|l| l.as_ref().len()).collect();
+    // SAFETY: part k's slots are as many as list k's values, and each is written.
+    unsafe {
+        in_parts(&lens, |k, slots| {
+            for (slot, &value) in slots.iter_mut().zip(lists[k].as_ref()) {
+                slot.write(value);
+            }
+        })
+    }
+}
+
+/// One vector of consecutive parts, written in parallel with no zeroing pass first: part
+/// `k` is `lens[k]` slots of uninitialised room given to `fill(k, slots)`.
+///
+/// # Safety
+/// `fill` must write every slot it is given: the vector is returned with all taken as
+/// written.
+pub(crate) unsafe fn in_parts<T: Send>(
+    lens: &[usize],
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let total = lens.iter().sum();
     let mut out: Vec<T> = crate::core::pages::with_capacity(total);
-    let mut slices = Vec::with_capacity(lists.len());
+    let mut slices = Vec::with_capacity(lens.len());
     let mut rest = &mut out.spare_capacity_mut()[..total];
-    for list in lists {
-        let (own, tail) = rest.split_at_mut(list.len());
+    for &len in lens {
+        let (own, tail) = rest.split_at_mut(len);
         slices.push(own);
         rest = tail;
     }
     slices
         .into_par_iter()
-        .zip(lists)
-        .with_min_len(64)
-        .for_each(|(own, list)| {
-            for (slot, &value) in own.iter_mut().zip(list) {
-                slot.write(value);
-            }
-        });
-    // SAFETY: the slices cover the first `total` slots exactly and every one was written.
+        .enumerate()
+        .for_each(|(k, own)| fill(k, own));
+    // SAFETY: the slices cover the first `total` slots exactly and the caller's `fill` wrote
+    // every one (had it panicked, the vector would have been dropped empty).
     unsafe { out.set_len(total) };
     out
 }

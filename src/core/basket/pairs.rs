@@ -242,9 +242,10 @@ impl<'a> Emitter<'a> {
                 starts
             })
             .collect();
-        let mut written = vec![0u32; window.entries];
+        // Not zeroed first: the chunks write every entry they counted in `new`.
+        let mut written: Vec<u32> = pages::with_capacity(window.entries);
         let mut slices = Vec::with_capacity(self.chunks.len());
-        let mut rest = written.as_mut_slice();
+        let mut rest = &mut written.spare_capacity_mut()[..window.entries];
         for s in &starts {
             let (own, tail) = rest.split_at_mut(s[span]);
             slices.push(own);
@@ -268,12 +269,16 @@ impl<'a> Emitter<'a> {
                         // One by one: baskets hold a few items, fewer than a memcpy call
                         // is worth (it was a seventh of the time).
                         for &b in &items[i + 1..] {
-                            own[cursor[at]] = b;
+                            own[cursor[at]].write(b);
                             cursor[at] += 1;
                         }
                     }
                 });
             });
+        // SAFETY: each chunk's baskets are read by `each_basket` as in `new`, which counted
+        // their entries per product: the chunk's cursors fill its slice exactly, and the
+        // slices cover `written`'s room.
+        unsafe { written.set_len(window.entries) };
         let mut bases = Vec::with_capacity(starts.len());
         let mut base = 0;
         for s in &starts {
