@@ -286,46 +286,87 @@ impl<'a> Emitter<'a> {
             base += s[span];
         }
         let products = self.baskets.n_products;
-        let lists: Vec<Vec<Pair>> = (0..span)
+        // One task per block of products `a` (a few hundred tasks: balanced, and one list
+        // of pairs each rather than one per product).
+        let blocks = span.div_ceil(PRODUCTS_PER_TASK);
+        let lists: Vec<Vec<Pair>> = (0..blocks)
             .into_par_iter()
             .map_init(
-                || (vec![0u32; products], vec![0u64; products.div_ceil(64)]),
-                |(counter, seen), at| {
-                    // Counted in the dense counter; the products seen are marked in a
-                    // bitmap, read back in ascending order (no sort).
-                    let (mut lowest, mut highest, mut distinct) = (usize::MAX, 0, 0);
-                    for (s, base) in starts.iter().zip(&bases) {
-                        for &b in &written[base + s[at]..base + s[at + 1]] {
-                            let b = b as usize;
-                            distinct += (counter[b] == 0) as usize;
-                            counter[b] += 1;
-                            seen[b / 64] |= 1 << (b % 64);
-                            lowest = lowest.min(b);
-                            highest = highest.max(b);
+                || Tally::new(products),
+                |tally, block| {
+                    let mut kept = Vec::new();
+                    let ats =
+                        block * PRODUCTS_PER_TASK..((block + 1) * PRODUCTS_PER_TASK).min(span);
+                    for at in ats {
+                        for (s, base) in starts.iter().zip(&bases) {
+                            tally.add(&written[base + s[at]..base + s[at + 1]]);
                         }
-                    }
-                    let a = (window.first + at) as u32;
-                    let mut kept = Vec::with_capacity(distinct);
-                    for word in lowest / 64..(highest / 64 + 1).min(seen.len()) {
-                        let mut bits = std::mem::take(&mut seen[word]);
-                        while bits != 0 {
-                            let b = word * 64 + bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            let count = std::mem::take(&mut counter[b]);
-                            if keep(count as u64) {
-                                kept.push(Pair {
-                                    a,
-                                    b: b as u32,
-                                    count,
-                                });
-                            }
-                        }
+                        tally.drain((window.first + at) as u32, &keep, &mut kept);
                     }
                     kept
                 },
             )
             .collect();
         concat(&lists)
+    }
+}
+
+/// Products `a` tallied by one task.
+const PRODUCTS_PER_TASK: usize = 64;
+
+/// One product's partners counted in a dense counter; the partners seen are marked in a
+/// bitmap, itself summarised by a bitmap of its non-empty words, and read back in
+/// ascending order (no sort, and no scan of empty words).
+struct Tally {
+    counter: Vec<u32>,
+    seen: Vec<u64>,
+    words: Vec<u64>,
+}
+
+impl Tally {
+    fn new(products: usize) -> Tally {
+        let seen = products.div_ceil(64);
+        Tally {
+            counter: vec![0; products],
+            seen: vec![0; seen],
+            words: vec![0; seen.div_ceil(64)],
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, partners: &[u32]) {
+        for &b in partners {
+            let b = b as usize;
+            self.counter[b] += 1;
+            self.seen[b / 64] |= 1 << (b % 64);
+            self.words[b / 4096] |= 1 << ((b / 64) % 64);
+        }
+    }
+
+    /// Appends (a, b, count) for every partner `b` counted whose count `keep`s, by
+    /// ascending `b`, and clears the tally for the next product.
+    #[inline]
+    fn drain(&mut self, a: u32, keep: impl Fn(u64) -> bool, kept: &mut Vec<Pair>) {
+        for group in 0..self.words.len() {
+            let mut words = std::mem::take(&mut self.words[group]);
+            while words != 0 {
+                let word = group * 64 + words.trailing_zeros() as usize;
+                words &= words - 1;
+                let mut bits = std::mem::take(&mut self.seen[word]);
+                while bits != 0 {
+                    let b = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let count = std::mem::take(&mut self.counter[b]);
+                    if keep(count as u64) {
+                        kept.push(Pair {
+                            a,
+                            b: b as u32,
+                            count,
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 
