@@ -12,39 +12,87 @@ pub struct IdSpan {
 }
 
 /// The span of `ids`, when it is at most `widest` ids wide (else `None`: the caller hashes
-/// them; also for no ids). One parallel pass for the bounds, one for a bitmap of the range.
+/// them; also for no ids). One parallel read of the ids, in blocks small enough to stay in
+/// cache while they are read twice: once for their bounds, once to mark them in a bitmap
+/// over `0..=highest` — the ids of a dense range usually start near 0. Ids below 0, or a
+/// range starting far above 0, take a second read with the bitmap over `lowest..=highest`.
 pub fn id_span(ids: &[i64], widest: u64) -> Option<IdSpan> {
-    let (lo, hi) = ids
-        .par_iter()
-        .with_min_len(1 << 14)
-        .fold(
-            || (i64::MAX, i64::MIN),
-            |(lo, hi), &id| (lo.min(id), hi.max(id)),
-        )
-        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
-    if ids.is_empty() || (hi as i128 - lo as i128) >= widest as i128 {
+    let share = ids
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1 << 14);
+    let from_zero = ids
+        .par_chunks(share)
+        .map(|chunk| Marks::read(chunk, 0, widest))
+        .reduce_with(Marks::merge)?;
+    let (lo, hi) = (from_zero.lo, from_zero.hi);
+    if (hi as i128 - lo as i128) >= widest as i128 {
         return None;
     }
-    let words = ((hi - lo) as u64 / 64 + 1) as usize;
-    // One bitmap per thread's share of the ids, or'ed together.
-    let share = ids.len().div_ceil(rayon::current_num_threads().max(1));
-    let seen = ids
-        .par_chunks(share.max(1))
-        .map(|chunk| {
-            let mut seen = vec![0u64; words];
-            for &id in chunk {
-                let at = id.wrapping_sub(lo) as u64;
-                seen[(at / 64) as usize] |= 1 << (at % 64);
-            }
-            seen
-        })
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(x, y)| *x |= y);
-            a
-        })
-        .unwrap_or_default();
-    let distinct = seen.iter().map(|w| u64::from(w.count_ones())).sum();
+    let marks = if from_zero.outside {
+        ids.par_chunks(share)
+            .map(|chunk| Marks::read(chunk, lo, widest))
+            .reduce_with(Marks::merge)?
+    } else {
+        from_zero
+    };
+    // Marks start at `origin` (0 or `lo`), so the count is the same either way.
+    let distinct = marks.seen.iter().map(|w| u64::from(w.count_ones())).sum();
     Some(IdSpan { lo, hi, distinct })
+}
+
+/// Bounds of a share of the ids, and a bitmap of those in `origin..origin + widest`.
+struct Marks {
+    lo: i64,
+    hi: i64,
+    seen: Vec<u64>,
+    /// Some id fell outside the bitmap's range.
+    outside: bool,
+}
+
+impl Marks {
+    fn read(ids: &[i64], origin: i64, widest: u64) -> Marks {
+        let mut marks = Marks {
+            lo: i64::MAX,
+            hi: i64::MIN,
+            seen: Vec::new(),
+            outside: false,
+        };
+        for block in ids.chunks(1 << 13) {
+            let (lo, hi) = block.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &id| {
+                (lo.min(id), hi.max(id))
+            });
+            marks.lo = marks.lo.min(lo);
+            marks.hi = marks.hi.max(hi);
+            let span = hi as i128 - origin as i128;
+            if marks.outside || lo < origin || span >= widest as i128 {
+                marks.outside = true;
+                continue;
+            }
+            let words = (span as usize) / 64 + 1;
+            if marks.seen.len() < words {
+                marks.seen.resize(words, 0);
+            }
+            for &id in block {
+                let at = (id - origin) as usize;
+                marks.seen[at / 64] |= 1 << (at % 64);
+            }
+        }
+        marks
+    }
+
+    fn merge(mut a: Marks, mut b: Marks) -> Marks {
+        if a.seen.len() < b.seen.len() {
+            std::mem::swap(&mut a.seen, &mut b.seen);
+        }
+        a.seen.iter_mut().zip(&b.seen).for_each(|(x, y)| *x |= y);
+        Marks {
+            lo: a.lo.min(b.lo),
+            hi: a.hi.max(b.hi),
+            seen: a.seen,
+            outside: a.outside || b.outside,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -70,5 +118,15 @@ mod tests {
         assert_eq!((span.lo, span.hi, span.distinct), (0, 99_999, 100_000));
         let extremes = [i64::MIN, i64::MAX];
         assert_eq!(id_span(&extremes, u64::MAX), None);
+        // Negative ids, and ids far from 0, take the second read.
+        let shifted: Vec<i64> = (0..50_000).map(|i| (i % 700) * 3 - 1_000).collect();
+        let span = id_span(&shifted, 1 << 20).expect("narrow");
+        assert_eq!((span.lo, span.hi, span.distinct), (-1_000, 1_097, 700));
+        let far: Vec<i64> = (0..50_000).map(|i| 1 << 40 | (i % 333)).collect();
+        let span = id_span(&far, 1_000).expect("narrow");
+        assert_eq!(
+            (span.lo, span.hi, span.distinct),
+            (1 << 40, (1 << 40) + 332, 333)
+        );
     }
 }
