@@ -25,6 +25,7 @@ from custval.exceptions import (
     DataError,
     SchemaError,
 )
+from custval.memory import release_memory
 from custval.metrics import (
     ClvToCac,
     Concentration,
@@ -109,6 +110,7 @@ __all__ = [
     "nps",
     "plotting",
     "recommend",
+    "release_memory",
     "retention",
     "retention_cost",
     "rfm_segments",

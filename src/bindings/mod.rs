@@ -32,6 +32,12 @@ fn get_num_threads() -> PyResult<usize> {
     gil::num_threads()
 }
 
+/// Hands the large blocks kept for reuse back to the system; returns their bytes.
+#[pyfunction]
+fn release_memory() -> usize {
+    crate::core::recycling::release()
+}
+
 /// Whether this extension was compiled with optimisations.
 #[pyfunction]
 fn is_release_build() -> bool {
@@ -57,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(is_release_build, m)?)?;
+    m.add_function(wrap_pyfunction!(release_memory, m)?)?;
     m.add_class::<arrow_out::LogTable>()?;
     m.add_class::<arrow_out::KpiTotals>()?;
     m.add_class::<arrow_out::OutOfOrder>()?;

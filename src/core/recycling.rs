@@ -95,6 +95,11 @@ pub fn cached_bytes() -> usize {
     large::cached_bytes()
 }
 
+/// Hands every block held for reuse back to the system; returns their bytes.
+pub fn release() -> usize {
+    large::release()
+}
+
 #[cfg(target_os = "linux")]
 mod large {
     use super::{CAP, GRAIN, SLOTS};
@@ -120,6 +125,20 @@ mod large {
 
     pub fn cached_bytes() -> usize {
         pool().bytes
+    }
+
+    pub fn release() -> usize {
+        let (blocks, len) = {
+            let mut pool = pool();
+            let taken = (pool.blocks, pool.len);
+            pool.len = 0;
+            pool.bytes = 0;
+            taken
+        };
+        for &(address, bytes) in &blocks[..len] {
+            unmap(address, bytes);
+        }
+        blocks[..len].iter().map(|&(_, bytes)| bytes).sum()
     }
 
     /// A block of `bytes` (a multiple of `GRAIN`): a released one of exactly that size, the
@@ -227,6 +246,9 @@ mod large {
     pub fn cached_bytes() -> usize {
         0
     }
+    pub fn release() -> usize {
+        0
+    }
     pub fn take(_bytes: usize, _zeroed: bool) -> *mut u8 {
         std::ptr::null_mut()
     }
@@ -281,6 +303,10 @@ mod tests {
             alloc.dealloc(block, huge);
             assert_eq!(cached_bytes(), before);
             assert!(cached_bytes() <= CAP);
+            // Released: nothing held, and the next block is a fresh mapping.
+            assert_eq!(release(), before);
+            assert_eq!(cached_bytes(), 0);
+            assert_eq!(release(), 0);
         }
     }
 }
