@@ -13,7 +13,14 @@ use super::errors::{internal_error, interrupted};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::interrupt::{self, Gate, Interrupted};
 
-static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+/// custval's pool and the process that started it: a child forked from that process has
+/// none of its threads (only the forking thread survives a fork), so it starts its own.
+struct Pooled {
+    pid: u32,
+    pool: Arc<ThreadPool>,
+}
+
+static POOL: RwLock<Option<Pooled>> = RwLock::new(None);
 
 /// How often a waiting caller looks for signals: well under the one second a user waits.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
@@ -36,18 +43,38 @@ fn build_pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
 }
 
 fn pool() -> PyResult<Arc<ThreadPool>> {
-    if let Some(pool) = POOL.read().ok().and_then(|guard| guard.clone()) {
+    let pid = std::process::id();
+    let current = |pooled: &Option<Pooled>| {
+        pooled
+            .as_ref()
+            .filter(|p| p.pid == pid)
+            .map(|p| p.pool.clone())
+    };
+    if let Some(pool) = POOL.read().ok().and_then(|guard| current(&guard)) {
         return Ok(pool);
     }
     let mut guard = POOL
         .write()
         .map_err(|_| internal_error("thread pool lock poisoned"))?;
-    if guard.is_none() {
-        *guard = Some(build_pool(default_threads())?);
+    if let Some(pool) = current(&guard) {
+        return Ok(pool);
     }
-    guard
-        .clone()
-        .ok_or_else(|| internal_error("thread pool unavailable"))
+    // First use, or the first in a forked child: there, keep the parent's pool size, and
+    // leak the parent's pool rather than drop it (its threads do not exist here).
+    let threads = guard
+        .take()
+        .map(|stale| {
+            let threads = stale.pool.current_num_threads();
+            std::mem::forget(stale.pool);
+            threads
+        })
+        .unwrap_or_else(default_threads);
+    let pool = build_pool(threads)?;
+    *guard = Some(Pooled {
+        pid,
+        pool: pool.clone(),
+    });
+    Ok(pool)
 }
 
 pub fn set_num_threads(threads: usize) -> PyResult<()> {
@@ -58,7 +85,14 @@ pub fn set_num_threads(threads: usize) -> PyResult<()> {
     let mut guard = POOL
         .write()
         .map_err(|_| internal_error("thread pool lock poisoned"))?;
-    *guard = Some(new_pool);
+    let pid = std::process::id();
+    if let Some(stale) = guard.take().filter(|p| p.pid != pid) {
+        std::mem::forget(stale.pool);
+    }
+    *guard = Some(Pooled {
+        pid,
+        pool: new_pool,
+    });
     Ok(())
 }
 

@@ -103,7 +103,9 @@ pub fn release() -> usize {
 #[cfg(target_os = "linux")]
 mod large {
     use super::{CAP, GRAIN, SLOTS};
-    use std::sync::Mutex;
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Once;
 
     /// Released blocks, oldest first: (address, mapped bytes).
     struct Pool {
@@ -112,15 +114,83 @@ mod large {
         bytes: usize,
     }
 
-    static POOL: Mutex<Pool> = Mutex::new(Pool {
-        blocks: [(0, 0); SLOTS],
-        len: 0,
-        bytes: 0,
-    });
+    /// The pool behind a spin lock rather than a `Mutex`: its critical sections are a few
+    /// hundred instructions with no system call, and the lock must be held across `fork()`
+    /// (see [`at_fork`]), which a guard cannot be.
+    struct Locked {
+        busy: AtomicBool,
+        pool: UnsafeCell<Pool>,
+    }
 
-    fn pool() -> std::sync::MutexGuard<'static, Pool> {
-        // Nothing in the pool's critical sections can panic; recover rather than abort.
-        POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    // SAFETY: `pool` is only reached through `Guard`, which holds `busy`.
+    unsafe impl Sync for Locked {}
+
+    static POOL: Locked = Locked {
+        busy: AtomicBool::new(false),
+        pool: UnsafeCell::new(Pool {
+            blocks: [(0, 0); SLOTS],
+            len: 0,
+            bytes: 0,
+        }),
+    };
+
+    fn lock() {
+        while POOL
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn unlock() {
+        POOL.busy.store(false, Ordering::Release);
+    }
+
+    /// The pool, locked until the guard drops.
+    struct Guard;
+
+    impl std::ops::Deref for Guard {
+        type Target = Pool;
+        fn deref(&self) -> &Pool {
+            // SAFETY: the guard holds the lock: no other reference to the pool exists.
+            unsafe { &*POOL.pool.get() }
+        }
+    }
+
+    impl std::ops::DerefMut for Guard {
+        fn deref_mut(&mut self) -> &mut Pool {
+            // SAFETY: as above, and `&mut self` makes this the only one through the guard.
+            unsafe { &mut *POOL.pool.get() }
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            unlock();
+        }
+    }
+
+    fn pool() -> Guard {
+        static AT_FORK: Once = Once::new();
+        AT_FORK.call_once(at_fork);
+        lock();
+        Guard
+    }
+
+    /// A process forked while another thread holds the lock (Airflow's and
+    /// multiprocessing's default start) would find it held forever in the child: the lock
+    /// is taken before `fork()` and released on both sides after, as glibc does for malloc.
+    fn at_fork() {
+        extern "C" fn prepare() {
+            lock();
+        }
+        extern "C" fn after() {
+            unlock();
+        }
+        // SAFETY: the handlers only touch the lock; registration copies the pointers.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
     }
 
     pub fn cached_bytes() -> usize {

@@ -43,3 +43,48 @@ def test_answers_are_the_same_on_reused_memory():
         pd.testing.assert_frame_equal(custval.recommend(small, top_k=5), first_recs)
     custval.release_memory()
     pd.testing.assert_frame_equal(custval.affinity(large), fresh)
+
+
+@linux_only
+def test_forking_while_other_threads_allocate_leaves_the_child_working():
+    """Airflow and multiprocessing fork: a child forked while another thread held the
+    allocator's lock would wait on it forever, and one forked after custval's pool started
+    has none of its threads. Fork repeatedly while a thread keeps custval allocating large
+    blocks; every child must finish its own call."""
+    import os
+    import threading
+    import time
+    import warnings
+
+    lines = _lines(5_000, 500)
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            custval.affinity(lines, output="arrow")
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(20):
+            with warnings.catch_warnings():
+                # Python 3.12+ warns that forking a threaded process may deadlock: the
+                # point of this test is that custval does not.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the child: one call of its own, then out without cleanup
+                status = 0 if len(custval.affinity(lines, output="arrow")) > 0 else 1
+                os._exit(status)
+            deadline = time.monotonic() + 60
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    pytest.fail("a forked child hung in custval")
+                time.sleep(0.01)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
+        worker.join()
