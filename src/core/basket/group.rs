@@ -439,3 +439,31 @@ struct Piece {
     times: Vec<i64>,
     mixed: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_baskets_sort_and_dedup_like_the_general_sort() {
+        // Every basket of 1 to 6 lines over products 0..4 (duplicates included).
+        for len in 1..=6u32 {
+            for code in 0..4u32.pow(len) {
+                let lines: Vec<i64> = (0..len)
+                    .map(|i| ((code / 4u32.pow(i)) % 4) as i64)
+                    .collect();
+                let mut want: Vec<u32> = lines.iter().map(|&p| p as u32).collect();
+                want.sort_unstable();
+                want.dedup();
+                let mut out = vec![MaybeUninit::new(99u32); lines.len()];
+                let kept = sorted_distinct(&lines, &mut out);
+                // SAFETY: every slot was initialised (99) before the call.
+                let got: Vec<u32> = out[..kept]
+                    .iter()
+                    .map(|v| unsafe { v.assume_init() })
+                    .collect();
+                assert_eq!(got, want, "{lines:?}");
+            }
+        }
+    }
+}
