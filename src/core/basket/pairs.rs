@@ -439,13 +439,13 @@ impl PairCounts {
                             let lanes = rule_measures(n, count, count_a, count_b);
                             let rows = at * LANES..at * LANES + pairs.len();
                             for (column, lanes) in columns.iter_mut().zip(&lanes) {
-                                for (out, &value) in column[rows.clone()].iter_mut().zip(lanes) {
-                                    out.write(value);
-                                }
+                                pages::write_streaming(&mut column[rows.clone()], lanes);
                             }
                         }
                     },
                 );
+                // The streamed values are visible to other threads once fenced.
+                pages::fence();
                 let product_counts = &self.product_counts;
                 ln_factorials.fisher_greater_each(p, |i| {
                     let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
