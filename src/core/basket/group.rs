@@ -225,37 +225,26 @@ fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
         product_base.push(base);
         base += part.products.len();
     }
-    // Offsets lead with a 0: one more "piece" of one slot in front.
+    // Offsets lead with a 0: one more "piece" of one slot in front; piece k's basket ends
+    // are shifted by `bases[k]`.
     let leading: Vec<usize> = std::iter::once(1).chain(counts.iter().copied()).collect();
-    let offsets: Vec<usize> = {
-        // SAFETY: as above, every slot written.
+    let after_zero = |ends: fn(&Piece) -> &Vec<usize>, bases: &[usize]| -> Vec<usize> {
+        // SAFETY: the leading piece writes its one slot, piece k one slot per basket.
         unsafe {
             in_parts(&leading, |k, slots| {
                 if k == 0 {
                     slots[0].write(0);
                     return;
                 }
-                let base = product_base[k - 1];
-                for (slot, &end) in slots.iter_mut().zip(&parts[k - 1].ends) {
-                    slot.write(base + end);
+                for (slot, &end) in slots.iter_mut().zip(ends(&parts[k - 1])) {
+                    slot.write(bases[k - 1] + end);
                 }
             })
         }
     };
-    let line_offsets: Vec<usize> = {
-        // SAFETY: every slot written.
-        unsafe {
-            in_parts(&leading, |k, slots| {
-                if k == 0 {
-                    slots[0].write(0);
-                    return;
-                }
-                for (slot, &end) in slots.iter_mut().zip(&parts[k - 1].line_ends) {
-                    slot.write(end);
-                }
-            })
-        }
-    };
+    let offsets = after_zero(|p| &p.ends, &product_base);
+    // Line ends are already rows of the whole input.
+    let line_offsets = after_zero(|p| &p.line_ends, &vec![0; parts.len()]);
     let copied = |field: fn(&Piece) -> &Vec<i64>| -> Vec<i64> {
         let lists: Vec<&[i64]> = parts.iter().map(|p| field(p).as_slice()).collect();
         concat(&lists)

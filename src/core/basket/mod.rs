@@ -19,6 +19,7 @@ pub mod kpis;
 pub mod pairs;
 pub mod sequence;
 pub mod similarity;
+mod tally;
 
 pub use group::baskets;
 pub use ids::{id_span, IdSpan};

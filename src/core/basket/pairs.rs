@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use crate::core::basket::fisher::LnFactorials;
+use crate::core::basket::tally::{Tally, PRODUCTS_PER_TASK};
 use crate::core::basket::{concat, top_k, Baskets};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
@@ -308,65 +309,6 @@ impl<'a> Emitter<'a> {
             )
             .collect();
         concat(&lists)
-    }
-}
-
-/// Products `a` tallied by one task.
-const PRODUCTS_PER_TASK: usize = 64;
-
-/// One product's partners counted in a dense counter; the partners seen are marked in a
-/// bitmap, itself summarised by a bitmap of its non-empty words, and read back in
-/// ascending order (no sort, and no scan of empty words).
-struct Tally {
-    counter: Vec<u32>,
-    seen: Vec<u64>,
-    words: Vec<u64>,
-}
-
-impl Tally {
-    fn new(products: usize) -> Tally {
-        let seen = products.div_ceil(64);
-        Tally {
-            counter: vec![0; products],
-            seen: vec![0; seen],
-            words: vec![0; seen.div_ceil(64)],
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, partners: &[u32]) {
-        for &b in partners {
-            let b = b as usize;
-            self.counter[b] += 1;
-            self.seen[b / 64] |= 1 << (b % 64);
-            self.words[b / 4096] |= 1 << ((b / 64) % 64);
-        }
-    }
-
-    /// Appends (a, b, count) for every partner `b` counted whose count `keep`s, by
-    /// ascending `b`, and clears the tally for the next product.
-    #[inline]
-    fn drain(&mut self, a: u32, keep: impl Fn(u64) -> bool, kept: &mut Vec<Pair>) {
-        for group in 0..self.words.len() {
-            let mut words = std::mem::take(&mut self.words[group]);
-            while words != 0 {
-                let word = group * 64 + words.trailing_zeros() as usize;
-                words &= words - 1;
-                let mut bits = std::mem::take(&mut self.seen[word]);
-                while bits != 0 {
-                    let b = word * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let count = std::mem::take(&mut self.counter[b]);
-                    if keep(count as u64) {
-                        kept.push(Pair {
-                            a,
-                            b: b as u32,
-                            count,
-                        });
-                    }
-                }
-            }
-        }
     }
 }
 
