@@ -29,7 +29,6 @@ struct Keyed {
 pub fn baskets(lines: &Lines, level: Level) -> Result<Baskets> {
     let n = lines.products.len();
     check_lengths(lines, n)?;
-    check_products(lines)?;
     if n > u32::MAX as usize {
         return Err(CoreError::argument(
             "data",
@@ -41,6 +40,7 @@ pub fn baskets(lines: &Lines, level: Level) -> Result<Baskets> {
             return grouped;
         }
     }
+    check_products(lines)?;
     let customer = |i: usize| lines.customers.map_or(0, |c| c[i]);
     let time = |i: usize| lines.times.map_or(0, |t| t[i]);
     let keyed: Vec<Keyed> = match (level, lines.orders) {
@@ -165,11 +165,11 @@ fn check_lengths(lines: &Lines, n: usize) -> Result<()> {
 /// Every product code is in `0..n_products` (the bindings number them; this guards the
 /// dense per-product arrays of the consumers).
 fn check_products(lines: &Lines) -> Result<()> {
-    let limit = lines.n_products.min(u32::MAX as usize) as i64;
+    let limit = code_limit(lines);
     let bad = lines
         .products
         .par_iter()
-        .filter(|&&p| p < 0 || p >= limit)
+        .filter(|&&p| p as u64 >= limit)
         .count();
     if bad > 0 {
         return Err(CoreError::data(
@@ -181,9 +181,15 @@ fn check_products(lines: &Lines) -> Result<()> {
     Ok(())
 }
 
+/// One past the largest product code allowed (a negative code, read as unsigned, is past it).
+fn code_limit(lines: &Lines) -> u64 {
+    lines.n_products.min(u32::MAX as usize) as u64
+}
+
 /// Order baskets straight from the lines when each order's lines are consecutive, as exports
 /// list them: one run of lines per order, taken in parallel over pieces of the rows cut at
-/// run starts. `None` when some order's lines are split into several runs (the caller sorts).
+/// run starts, product codes checked on the way. `None` when some order's lines are split
+/// into several runs (the caller sorts).
 fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
     let n = orders.len();
     let pieces = (rayon::current_num_threads() * 4).max(1);
@@ -201,8 +207,20 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
         .par_windows(2)
         .map(|w| runs_of(lines, orders, w[0], w[1]))
         .collect();
-    if !all_distinct(parts.iter().map(|p| p.orders.as_slice())) {
+    // Order codes ascending through the pieces (as exports usually list them) are distinct
+    // without a look-up.
+    let ascending = parts.iter().all(|p| p.ascending)
+        && parts
+            .windows(2)
+            .all(|w| w[0].orders.last() < w[1].orders.first());
+    if !ascending && !all_distinct(parts.iter().map(|p| p.orders.as_slice())) {
         return None;
+    }
+    if parts.iter().any(|p| p.outside) {
+        // Counted by a second read, on this error path only.
+        if let Err(outside) = check_products(lines) {
+            return Some(Err(outside));
+        }
     }
     let mixed: u64 = parts.iter().map(|p| p.mixed).sum();
     if mixed > 0 {
@@ -267,22 +285,29 @@ fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
     }
 }
 
-/// The baskets of the runs of equal order codes in rows `from..to`. Branches that depend
-/// on the data are what cost here (a few per basket, most of them mispredicted): the runs
-/// are found by a branch-free pass, and baskets of up to four lines are sorted by networks.
+/// The baskets of the runs of equal order codes in rows `from..to` (at least one row).
+/// Branches that depend on the data are what cost here (a few per basket, most of them
+/// mispredicted): the runs are found by a branch-free pass, which also checks the product
+/// codes and whether the order codes ascend, and baskets of up to four lines are sorted by
+/// networks.
 fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     checkpoint();
     let codes = &orders[from..to];
     let items = &lines.products[from..to];
     let n = to - from;
+    let limit = code_limit(lines);
     // Every line's index is written; the count moves on only where a run ends. Neither
     // vector is zeroed first: each is cut to the values written.
     let mut line_ends: Vec<usize> = Vec::with_capacity(n);
     let ends = line_ends.spare_capacity_mut();
     let mut runs = 0;
+    let mut ascending = true;
+    let mut outside = items[0] as u64 >= limit;
     for i in 1..n {
         ends[runs].write(from + i);
         runs += usize::from(codes[i] != codes[i - 1]);
+        ascending &= codes[i] >= codes[i - 1];
+        outside |= items[i] as u64 >= limit;
     }
     ends[runs].write(to);
     // SAFETY: slots 0..=runs were written above (each slot is written before `runs` moves
@@ -293,6 +318,8 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     let mut part = Piece {
         ends: Vec::with_capacity(line_ends.len()),
         orders: Vec::with_capacity(line_ends.len()),
+        ascending,
+        outside,
         ..Piece::default()
     };
     let (mut start, mut written) = (0, 0);
@@ -427,6 +454,10 @@ struct Piece {
     customers: Vec<i64>,
     times: Vec<i64>,
     mixed: u64,
+    /// The piece's order codes never fall.
+    ascending: bool,
+    /// Some product code is outside `0..n_products`.
+    outside: bool,
 }
 
 #[cfg(test)]
