@@ -93,8 +93,7 @@ fn pair_counts_match_brute_force_at_both_levels() {
             let b = baskets(&lines(&log, 30), level).expect("groups");
             let t = Thresholds::new(None, min_count).expect("valid");
             let got: BTreeMap<(u32, u32), u64> = count_pairs(&b, &t)
-                .pairs
-                .iter()
+                .pairs()
                 .map(|p| ((p.a, p.b), p.count as u64))
                 .collect();
             assert_eq!(got, want, "seed {seed}, {level:?}");
@@ -115,7 +114,8 @@ fn results_do_not_depend_on_the_thread_count() {
         let customers = baskets(&lines(&log, 80), Level::Customer).expect("groups");
         let table = Neighbours::of(&customers, Some(10));
         let recs = recommend(&customers, &Scorer::Similar(&table), 5, true);
-        (counts.pairs, measures.lift, measures.p_value, follows, recs)
+        let pairs: Vec<_> = counts.pairs().copied().collect();
+        (pairs, measures.lift, measures.p_value, follows, recs)
     };
     let one = in_pool(1, run);
     let three = in_pool(3, run);

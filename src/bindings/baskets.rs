@@ -179,20 +179,18 @@ pub fn affinity<'py>(
     let thresholds = Thresholds::new(min_support, min_count)?;
     let input = Input::new(lines, names)?;
     let rows = input.lines(n_products)?;
-    let (counts, m, codes) = gil::run(py, || {
+    let (counts, m) = gil::run(py, || {
         let mut counts = count_pairs(&baskets(&rows, level)?, &thresholds);
         if let Some(k) = top_k {
             counts.strongest(k);
         }
         let measures = counts.measures();
-        let codes = counts.code_columns();
-        Ok((counts, measures, codes))
+        Ok((counts, measures))
     })?;
-    let [a, b, count] = codes;
     let out = vec![
-        i64_column("product_a", a),
-        i64_column("product_b", b),
-        i64_column("count", count),
+        i64_column("product_a", m.product_a),
+        i64_column("product_b", m.product_b),
+        i64_column("count", m.count),
         f64_column("support", m.support),
         f64_column("confidence_a_b", m.confidence_a_b),
         f64_column("confidence_b_a", m.confidence_b_a),

@@ -70,7 +70,10 @@ pub struct Pair {
 /// The kept pairs, by ascending (a, b), with the basket counts they are measured against.
 #[derive(Debug, Default)]
 pub struct PairCounts {
-    pub pairs: Vec<Pair>,
+    /// The pairs in consecutive runs, as the tasks that counted them left them: read as one
+    /// sequence by [`PairCounts::pairs`], and by [`PairCounts::measures`] a run at a time
+    /// (copying them into one vector first was a twelfth of an affinity call).
+    runs: Vec<Vec<Pair>>,
     /// Baskets holding each product.
     pub product_counts: Vec<u64>,
     pub baskets: usize,
@@ -94,18 +97,13 @@ fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) ->
     let frequent_products = frequent.iter().filter(|&&f| f).count();
     let emitter = Emitter::new(baskets, &product_counts, &frequent);
     let keeps = |count| thresholds.keeps(count, n);
-    let counted: Vec<Vec<Pair>> = emitter
+    let runs: Vec<Vec<Pair>> = emitter
         .windows(budget)
         .iter()
-        .map(|window| emitter.count(window, keeps))
+        .flat_map(|window| emitter.count(window, keeps))
         .collect();
-    let pairs = if counted.len() == 1 {
-        counted.into_iter().next().unwrap_or_default()
-    } else {
-        concat(&counted)
-    };
     PairCounts {
-        pairs,
+        runs,
         product_counts,
         baskets: n,
         frequent_products,
@@ -225,8 +223,9 @@ impl<'a> Emitter<'a> {
         windows
     }
 
-    /// The pairs (a, b) with `a` in the window whose counts `keep`, by ascending (a, b).
-    fn count(&self, window: &Window, keep: impl Fn(u64) -> bool + Sync) -> Vec<Pair> {
+    /// The pairs (a, b) with `a` in the window whose counts `keep`, by ascending (a, b), in
+    /// runs (one per task).
+    fn count(&self, window: &Window, keep: impl Fn(u64) -> bool + Sync) -> Vec<Vec<Pair>> {
         let span = window.last - window.first;
         // Per chunk: where each product's entries start in that chunk's slice.
         let starts: Vec<Vec<usize>> = self
@@ -290,14 +289,19 @@ impl<'a> Emitter<'a> {
         // One task per block of products `a` (a few hundred tasks: balanced, and one list
         // of pairs each rather than one per product).
         let blocks = span.div_ceil(PRODUCTS_PER_TASK);
-        let lists: Vec<Vec<Pair>> = (0..blocks)
+        (0..blocks)
             .into_par_iter()
             .map_init(
                 || Tally::new(products),
                 |tally, block| {
-                    let mut kept = Vec::new();
                     let ats =
                         block * PRODUCTS_PER_TASK..((block + 1) * PRODUCTS_PER_TASK).min(span);
+                    // Reserved at once: a vector grown by doubling reallocates a dozen times,
+                    // and in a Python process, whose threads share the allocator's arenas,
+                    // those reallocations wait on its locks (the tally took 17-21 ms
+                    // there, 11 ms in a plain binary).
+                    let bound: usize = starts.iter().map(|s| s[ats.end] - s[ats.start]).sum();
+                    let mut kept = Vec::with_capacity(bound);
                     for at in ats {
                         for (s, base) in starts.iter().zip(&bases) {
                             tally.add(&written[base + s[at]..base + s[at + 1]]);
@@ -307,16 +311,18 @@ impl<'a> Emitter<'a> {
                     kept
                 },
             )
-            .collect();
-        concat(&lists)
+            .collect()
     }
 }
 
-/// The association-rule measures of the kept pairs, one entry per pair, as mlxtend's
-/// `association_rules` defines them for one-item rules (A → B and B → A), plus the one-sided
-/// Fisher exact p-value of a positive association.
-#[derive(Debug, Default)]
+/// The result's columns, one row per kept pair: the products' codes and the count, the
+/// association-rule measures as mlxtend's `association_rules` defines them for one-item
+/// rules (A → B and B → A), and the one-sided Fisher exact p-value of a positive association.
+#[derive(Debug, Default, PartialEq)]
 pub struct Measures {
+    pub product_a: Vec<i64>,
+    pub product_b: Vec<i64>,
+    pub count: Vec<i64>,
     pub support: Vec<f64>,
     pub confidence_a_b: Vec<f64>,
     pub confidence_b_a: Vec<f64>,
@@ -328,7 +334,26 @@ pub struct Measures {
     pub p_value: Vec<f64>,
 }
 
+/// Most pairs measured by one task: runs longer than this (a block of products that pair
+/// with most others) are cut, so that the tasks stay balanced.
+const PAIRS_PER_TASK: usize = 8192;
+
 impl PairCounts {
+    /// The kept pairs, by ascending (a, b).
+    pub fn pairs(&self) -> impl Iterator<Item = &Pair> + Clone {
+        self.runs.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every column of the result, in one read of the pairs; each value written once (no
+    /// zeroing pass first), by tasks that each take a piece of a run and its rows.
     pub fn measures(&self) -> Measures {
         let n = self.baskets as f64;
         let most = self.product_counts.iter().copied().max().unwrap_or(0);
@@ -341,48 +366,60 @@ impl PairCounts {
             .iter()
             .map(|&c| ln_factorials.margin(c))
             .collect();
-        let len = self.pairs.len();
-        // Written once each, with no zeroing pass first (see `pages::par_written`).
-        let mut columns: [Vec<f64>; 9] = std::array::from_fn(|_| pages::with_capacity(len));
-        let [sup, cab, cba, lift, lev, cvab, cvba, jac, p] = columns
-            .each_mut()
-            .map(|c| &mut c.spare_capacity_mut()[..len]);
-        // Each task fills one block of rows in every column.
-        const BLOCK: usize = 4096;
-        (
-            sup.par_chunks_mut(BLOCK),
-            cab.par_chunks_mut(BLOCK),
-            cba.par_chunks_mut(BLOCK),
-            lift.par_chunks_mut(BLOCK),
-            lev.par_chunks_mut(BLOCK),
-            cvab.par_chunks_mut(BLOCK),
-            cvba.par_chunks_mut(BLOCK),
-            jac.par_chunks_mut(BLOCK),
-            p.par_chunks_mut(BLOCK),
-            self.pairs.par_chunks(BLOCK),
-        )
+        let len = self.len();
+        let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
+        let mut rules: [Vec<f64>; 9] = std::array::from_fn(|_| pages::with_capacity(len));
+        let mut code_rest = codes.each_mut().map(|c| &mut c.spare_capacity_mut()[..len]);
+        let mut rule_rest = rules.each_mut().map(|c| &mut c.spare_capacity_mut()[..len]);
+        // (pairs, index of the first, its rows of the code columns, of the rule columns).
+        let mut tasks = Vec::new();
+        let mut first = 0;
+        for pairs in self.runs.iter().flat_map(|run| run.chunks(PAIRS_PER_TASK)) {
+            let rows = pairs.len();
+            tasks.push((
+                pairs,
+                first,
+                cut(&mut code_rest, rows),
+                cut(&mut rule_rest, rows),
+            ));
+            first += rows;
+        }
+        tasks
             .into_par_iter()
-            .for_each(|(sup, cab, cba, lift, lev, cvab, cvba, jac, p, pairs)| {
+            .for_each(|(pairs, first, mut codes, rules)| {
                 checkpoint();
-                let mut columns = [sup, cab, cba, lift, lev, cvab, cvba, jac];
+                let [sup, cab, cba, lift, lev, cvab, cvba, jac, p] = rules;
+                let mut rules = [sup, cab, cba, lift, lev, cvab, cvba, jac];
                 vmath::widest(
                     #[inline(always)]
                     || {
-                        for (at, pairs) in pairs.chunks(LANES).enumerate() {
+                        let mut at = 0;
+                        while at < pairs.len() {
+                            // Steps end on multiples of the lanes in the whole column, so
+                            // that the streamed stores fill whole cache lines.
+                            let step = (LANES - (first + at) % LANES).min(pairs.len() - at);
+                            let rows = at..at + step;
                             // Gathered first, so that the arithmetic is a loop over lanes.
                             let mut count = [1.0; LANES];
                             let mut count_a = [1.0; LANES];
                             let mut count_b = [1.0; LANES];
-                            for (l, pair) in pairs.iter().enumerate() {
+                            let mut code_lanes = [[0i64; LANES]; 3];
+                            for (l, pair) in pairs[rows.clone()].iter().enumerate() {
                                 count[l] = pair.count as f64;
                                 count_a[l] = counts[pair.a as usize];
                                 count_b[l] = counts[pair.b as usize];
+                                code_lanes[0][l] = pair.a as i64;
+                                code_lanes[1][l] = pair.b as i64;
+                                code_lanes[2][l] = pair.count as i64;
                             }
                             let lanes = rule_measures(n, count, count_a, count_b);
-                            let rows = at * LANES..at * LANES + pairs.len();
-                            for (column, lanes) in columns.iter_mut().zip(&lanes) {
+                            for (column, lanes) in rules.iter_mut().zip(&lanes) {
                                 pages::write_streaming(&mut column[rows.clone()], lanes);
                             }
+                            for (column, lanes) in codes.iter_mut().zip(&code_lanes) {
+                                pages::write_streaming(&mut column[rows.clone()], lanes);
+                            }
+                            at += step;
                         }
                     },
                 );
@@ -397,15 +434,24 @@ impl PairCounts {
                     )
                 });
             });
-        for column in &mut columns {
-            // SAFETY: every row of every column was written above: the pairs' blocks cover
-            // 0..len, the rule measures write each pair's row in the eight columns, and
-            // `fisher_greater_each` writes every value of its block.
+        for column in &mut codes {
+            // SAFETY: the tasks' rows cover 0..len (`cut` hands out consecutive rows, as many
+            // as the pairs), and each task writes every row of every column it is given: the
+            // steps cover its pairs, the streamed writes each step's rows, and
+            // `fisher_greater_each` every p-value.
             unsafe { column.set_len(len) };
         }
+        for column in &mut rules {
+            // SAFETY: as above.
+            unsafe { column.set_len(len) };
+        }
+        let [product_a, product_b, count] = codes;
         let [support, confidence_a_b, confidence_b_a, lift, leverage, conviction_a_b, conviction_b_a, jaccard, p_value] =
-            columns;
+            rules;
         Measures {
+            product_a,
+            product_b,
+            count,
             support,
             confidence_a_b,
             confidence_b_a,
@@ -418,33 +464,6 @@ impl PairCounts {
         }
     }
 
-    /// `product_a`, `product_b` and `count` of every pair as the result's integer columns,
-    /// in one read of the pairs, each value written once (no zeroing pass first).
-    pub fn code_columns(&self) -> [Vec<i64>; 3] {
-        let len = self.pairs.len();
-        let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
-        let [a, b, count] = codes.each_mut().map(|c| &mut c.spare_capacity_mut()[..len]);
-        (
-            a.par_chunks_mut(4096),
-            b.par_chunks_mut(4096),
-            count.par_chunks_mut(4096),
-        )
-            .into_par_iter()
-            .zip(self.pairs.par_chunks(4096))
-            .for_each(|((a, b, count), pairs)| {
-                for (i, p) in pairs.iter().enumerate() {
-                    a[i].write(p.a as i64);
-                    b[i].write(p.b as i64);
-                    count[i].write(p.count as i64);
-                }
-            });
-        for column in &mut codes {
-            // SAFETY: the blocks cover 0..len and each row of each block was written above.
-            unsafe { column.set_len(len) };
-        }
-        codes
-    }
-
     /// Keeps the `k` pairs of highest lift (ties: higher count, then lower product codes),
     /// in that order.
     pub fn strongest(&mut self, k: usize) {
@@ -455,13 +474,24 @@ impl PairCounts {
             let conf = p.count as f64 / counts[p.a as usize] as f64;
             conf / (counts[p.b as usize] as f64 / n)
         };
-        top_k(&mut self.pairs, k, |x, y| {
+        let mut pairs = concat(&self.runs);
+        top_k(&mut pairs, k, |x, y| {
             lift(y)
                 .total_cmp(&lift(x))
                 .then(y.count.cmp(&x.count))
                 .then((x.a, x.b).cmp(&(y.a, y.b)))
         });
+        self.runs = vec![pairs];
     }
+}
+
+/// The first `rows` of each of `rest`'s slices, which keep the others.
+fn cut<'a, T, const N: usize>(rest: &mut [&'a mut [T]; N], rows: usize) -> [&'a mut [T]; N] {
+    rest.each_mut().map(|r| {
+        let (head, tail) = std::mem::take(r).split_at_mut(rows);
+        *r = tail;
+        head
+    })
 }
 
 /// Pairs whose rule measures are computed together, in vector registers.
@@ -524,7 +554,7 @@ mod tests {
         let products = [0, 1, 2, 1, 0, 1, 1, 2, 0];
         let t = Thresholds::new(None, 1).unwrap();
         let c = counts(&orders, &products, 3, t);
-        let got: Vec<(u32, u32, u32)> = c.pairs.iter().map(|p| (p.a, p.b, p.count)).collect();
+        let got: Vec<(u32, u32, u32)> = c.pairs().map(|p| (p.a, p.b, p.count)).collect();
         assert_eq!(got, vec![(0, 1, 2), (0, 2, 1), (1, 2, 2)]);
         assert_eq!(c.product_counts, vec![3, 3, 2]);
         let m = c.measures();
@@ -541,13 +571,50 @@ mod tests {
         let c = counts(&orders, &products, 3, t);
         assert_eq!(c.frequent_products, 2);
         assert_eq!(
-            c.pairs,
+            c.pairs().copied().collect::<Vec<_>>(),
             vec![Pair {
                 a: 0,
                 b: 1,
                 count: 2
             }]
         );
+    }
+
+    #[test]
+    fn measures_do_not_depend_on_how_the_pairs_are_split_into_runs() {
+        let orders: Vec<i64> = (0..600).map(|i| i / 4).collect();
+        let products: Vec<i64> = (0..600u64)
+            .map(|i| ((i.wrapping_mul(6364136223846793005) >> 33) % 23) as i64)
+            .collect();
+        let counted = counts(&orders, &products, 23, Thresholds::new(None, 1).unwrap());
+        let pairs: Vec<Pair> = counted.pairs().copied().collect();
+        assert!(pairs.len() > 100);
+        let split = |size: usize| PairCounts {
+            runs: pairs.chunks(size).map(<[Pair]>::to_vec).collect(),
+            product_counts: counted.product_counts.clone(),
+            ..PairCounts::default()
+        };
+        let whole = PairCounts {
+            baskets: counted.baskets,
+            ..split(pairs.len())
+        }
+        .measures();
+        let codes: Vec<(i64, i64, i64)> = pairs
+            .iter()
+            .map(|p| (p.a as i64, p.b as i64, p.count as i64))
+            .collect();
+        let columns =
+            (0..pairs.len()).map(|i| (whole.product_a[i], whole.product_b[i], whole.count[i]));
+        assert!(columns.eq(codes));
+        // Runs of odd lengths start rows off the 16-byte grid of the streamed stores.
+        for size in [1, 3, 17, 40] {
+            let measures = PairCounts {
+                baskets: counted.baskets,
+                ..split(size)
+            }
+            .measures();
+            assert_eq!(measures, whole, "runs of {size}");
+        }
     }
 
     #[test]
@@ -565,8 +632,9 @@ mod tests {
         let t = Thresholds::new(None, 1).unwrap();
         let one = count_pairs(&b, &t);
         for budget in [1, 2, 3, 5] {
-            assert_eq!(count_in_passes(&b, &t, budget).pairs, one.pairs, "{budget}");
+            let passes = count_in_passes(&b, &t, budget);
+            assert!(passes.pairs().eq(one.pairs()), "{budget}");
         }
-        assert_eq!(one.pairs.len(), 6);
+        assert_eq!(one.len(), 6);
     }
 }

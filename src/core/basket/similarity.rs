@@ -29,7 +29,7 @@ impl Neighbours {
         let counts = count_pairs(customers, &Thresholds::new(None, 1).expect("valid"));
         let n = customers.n_products;
         let mut offsets = vec![0usize; n + 1];
-        for pair in &counts.pairs {
+        for pair in counts.pairs() {
             offsets[pair.a as usize + 1] += 1;
             offsets[pair.b as usize + 1] += 1;
         }
@@ -38,7 +38,7 @@ impl Neighbours {
         }
         let mut cursor = offsets.clone();
         let mut entries = vec![(0u32, 0.0f64); offsets[n]];
-        for pair in &counts.pairs {
+        for pair in counts.pairs() {
             let (na, nb) = (
                 counts.product_counts[pair.a as usize] as f64,
                 counts.product_counts[pair.b as usize] as f64,
