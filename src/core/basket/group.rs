@@ -4,6 +4,7 @@
 //! each with its products sorted and distinct; only their order differs, and no consumer
 //! depends on it.
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -213,7 +214,8 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
         && parts
             .windows(2)
             .all(|w| w[0].orders.last() < w[1].orders.first());
-    if !ascending && !all_distinct(parts.iter().map(|p| p.orders.as_slice())) {
+    let orders: Vec<&[i64]> = parts.iter().map(|p| p.orders.as_slice()).collect();
+    if !ascending && !all_distinct(&orders) {
         return None;
     }
     if parts.iter().any(|p| p.outside) {
@@ -313,7 +315,8 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     // SAFETY: slots 0..=runs were written above (each slot is written before `runs` moves
     // past it).
     unsafe { line_ends.set_len(runs + 1) };
-    let mut products: Vec<u32> = Vec::with_capacity(n);
+    // Three slots past the lines: a basket of fewer than four lines writes four values.
+    let mut products: Vec<u32> = Vec::with_capacity(n + 3);
     let room = products.spare_capacity_mut();
     let mut part = Piece {
         ends: Vec::with_capacity(line_ends.len()),
@@ -325,7 +328,7 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     let (mut start, mut written) = (0, 0);
     for &end in &line_ends {
         let end = end - from;
-        written += sorted_distinct(&items[start..end], &mut room[written..end]);
+        written += sorted_distinct(items, start..end, &mut room[written..]);
         part.ends.push(written);
         part.orders.push(codes[start]);
         if let Some(c) = lines.customers {
@@ -346,98 +349,103 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     part
 }
 
-/// Writes the distinct products of one basket's lines into the first slots of `out` (as
-/// long as the lines), ascending; returns how many. Up to four lines: a sorting network and
-/// a branch-free dedup; more: the general sort.
+/// Writes the distinct products of the basket of lines `rows` of `items` into the first
+/// slots of `out` (at least four, and as many as the lines), ascending; returns how many.
+/// Up to four lines: padded to four with a code no product has, put in order by a sorting
+/// network and deduplicated without branches (one branch a basket, on its size, taken the
+/// same way by most baskets); more: the general sort.
 #[inline]
-fn sorted_distinct(lines: &[i64], out: &mut [MaybeUninit<u32>]) -> usize {
+fn sorted_distinct(items: &[i64], rows: Range<usize>, out: &mut [MaybeUninit<u32>]) -> usize {
     #[inline(always)]
     fn order(x: &mut [u32], i: usize, j: usize) {
         let (a, b) = (x[i], x[j]);
         x[i] = a.min(b);
         x[j] = a.max(b);
     }
-    let mut x = [0u32; 4];
-    match lines.len() {
-        1 => {
-            out[0].write(lines[0] as u32);
-            return 1;
+    let len = rows.len();
+    if len > 4 {
+        let out = &mut out[..len];
+        for (o, &p) in out.iter_mut().zip(&items[rows]) {
+            o.write(p as u32);
         }
-        2 => {
-            x[0] = lines[0] as u32;
-            x[1] = lines[1] as u32;
-            order(&mut x, 0, 1);
-        }
-        3 => {
-            x[..3]
-                .iter_mut()
-                .zip(lines)
-                .for_each(|(x, &p)| *x = p as u32);
-            order(&mut x, 0, 1);
-            order(&mut x, 1, 2);
-            order(&mut x, 0, 1);
-        }
-        4 => {
-            x.iter_mut().zip(lines).for_each(|(x, &p)| *x = p as u32);
-            order(&mut x, 0, 1);
-            order(&mut x, 2, 3);
-            order(&mut x, 0, 2);
-            order(&mut x, 1, 3);
-            order(&mut x, 1, 2);
-        }
-        len => {
-            let out = &mut out[..len];
-            for (o, &p) in out.iter_mut().zip(lines) {
-                o.write(p as u32);
+        // SAFETY: all `len` slots were just written.
+        let out: &mut [u32] =
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), len) };
+        out.sort_unstable();
+        let mut kept = 1;
+        for i in 1..len {
+            if out[i] != out[kept - 1] {
+                out[kept] = out[i];
+                kept += 1;
             }
-            // SAFETY: all `len` slots were just written.
-            let out: &mut [u32] =
-                unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), len) };
-            out.sort_unstable();
-            let mut kept = 1;
-            for i in 1..len {
-                if out[i] != out[kept - 1] {
-                    out[kept] = out[i];
-                    kept += 1;
-                }
-            }
-            return kept;
         }
+        return kept;
     }
-    // Each value is written; the count moves on only past a new one.
+    // Codes are below `u32::MAX` (checked against the number of products, at most that).
+    const PAD: u32 = u32::MAX;
+    let mut x = [PAD; 4];
+    for (i, x) in x.iter_mut().enumerate() {
+        let code = items.get(rows.start + i).map_or(PAD, |&p| p as u32);
+        *x = if i < len { code } else { PAD };
+    }
+    order(&mut x, 0, 1);
+    order(&mut x, 2, 3);
+    order(&mut x, 0, 2);
+    order(&mut x, 1, 3);
+    order(&mut x, 1, 2);
+    // Each value is written; the count moves on only past a new code.
     out[0].write(x[0]);
     let mut kept = 1;
-    for i in 1..lines.len() {
+    for i in 1..4 {
         out[kept].write(x[i]);
-        kept += usize::from(x[i] != x[i - 1]);
+        kept += usize::from(x[i] != x[i - 1] && x[i] != PAD);
     }
     kept
 }
 
-/// Whether no code repeats across the lists: a bitmap when the codes span a small range,
-/// else a sorted copy.
-fn all_distinct<'a>(lists: impl Iterator<Item = &'a [i64]> + Clone) -> bool {
+/// Whether no code repeats across the lists: bitmaps when the codes span a small range
+/// (one per task, merged after: a code marked in two is a repeat too), else a sorted copy.
+fn all_distinct(lists: &[&[i64]]) -> bool {
+    let bounds = |(lo, hi): (i64, i64), (l, h): (i64, i64)| (lo.min(l), hi.max(h));
     let (lo, hi) = lists
-        .clone()
-        .flatten()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
-    let len: usize = lists.clone().map(<[i64]>::len).sum();
+        .par_iter()
+        .map(|list| {
+            list.iter()
+                .fold((i64::MAX, i64::MIN), |b, &o| bounds(b, (o, o)))
+        })
+        .reduce(|| (i64::MAX, i64::MIN), bounds);
+    let len: usize = lists.iter().map(|l| l.len()).sum();
     if len == 0 {
         return true;
     }
     let span = hi as i128 - lo as i128 + 1;
     if span <= 8 * len as i128 + 4096 {
-        let mut seen = vec![0u64; (span as usize).div_ceil(64)];
-        let mut repeated = 0u64;
-        for &c in lists.flatten() {
-            let at = (c - lo) as usize;
-            let (word, bit) = (at / 64, 1u64 << (at % 64));
-            repeated |= seen[word] & bit;
-            seen[word] |= bit;
-        }
-        repeated == 0
+        let words = (span as usize).div_ceil(64);
+        let merged = lists
+            .par_iter()
+            .fold(
+                || (vec![0u64; words], false),
+                |(mut seen, mut repeated), list| {
+                    for &c in *list {
+                        let at = (c - lo) as usize;
+                        let (word, bit) = (at / 64, 1u64 << (at % 64));
+                        repeated |= seen[word] & bit != 0;
+                        seen[word] |= bit;
+                    }
+                    (seen, repeated)
+                },
+            )
+            .reduce_with(|(mut seen, mut repeated), (other, again)| {
+                repeated |= again;
+                for (word, other) in seen.iter_mut().zip(&other) {
+                    repeated |= *word & other != 0;
+                    *word |= other;
+                }
+                (seen, repeated)
+            });
+        merged.is_none_or(|(_, repeated)| !repeated)
     } else {
-        let mut sorted: Vec<i64> = lists.flatten().copied().collect();
+        let mut sorted: Vec<i64> = lists.concat();
         sorted.par_sort_unstable();
         sorted.windows(2).all(|w| w[0] != w[1])
     }
@@ -475,8 +483,8 @@ mod tests {
                 let mut want: Vec<u32> = lines.iter().map(|&p| p as u32).collect();
                 want.sort_unstable();
                 want.dedup();
-                let mut out = vec![MaybeUninit::new(99u32); lines.len()];
-                let kept = sorted_distinct(&lines, &mut out);
+                let mut out = vec![MaybeUninit::new(99u32); lines.len().max(4)];
+                let kept = sorted_distinct(&lines, 0..lines.len(), &mut out);
                 // SAFETY: every slot was initialised (99) before the call.
                 let got: Vec<u32> = out[..kept]
                     .iter()
