@@ -4,7 +4,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::core::vmath;
+use crate::core::{pages, vmath};
 
 /// P(X ≥ k) for X hypergeometric: `k` of `draws` baskets holding one product also hold the
 /// other, held by `successes` of `total` baskets. The tail is summed from the side away from
@@ -74,33 +74,41 @@ impl LnFactorials {
         }
     }
 
-    /// Writes `out[i]` = [`Self::fisher_greater`] of pair `i` (every value), bit for bit, where `pair(i)` gives
-    /// its (successes, draws, k) and the [`Self::margin`]s of successes and of draws (read
-    /// from a per-product table by the caller). The upper tails — almost every pair: only
-    /// pairs bought together are tested, and most share more baskets than chance gives them
-    /// — are summed [`LANES`] pairs at a time in vector registers, with a vectorised `exp`.
+    /// Writes `out[i]` = [`Self::fisher_greater`] of pair `i` (every value), bit for bit,
+    /// where `pair(i)` gives its (successes, draws, k) and the [`Self::margin`]s of successes
+    /// and of draws (read from a per-product table by the caller). The upper tails — almost
+    /// every pair: only pairs bought together are tested, and most share more baskets than
+    /// chance gives them — are summed [`LANES`] pairs at a time in vector registers, with a
+    /// vectorised `exp`. `out` is row `first` onwards of a result column: the blocks of
+    /// lanes are cut at multiples of [`LANES`] rows of the column, so that each block's
+    /// values fill one cache line, written with streamed stores (call [`pages::fence`]
+    /// before other threads read them).
     pub fn fisher_greater_each(
         &self,
         out: &mut [MaybeUninit<f64>],
+        first: usize,
         pair: impl Fn(usize) -> ([u64; 3], (f64, f64)),
     ) {
+        let head = ((LANES - first % LANES) % LANES).min(out.len());
+        let (head_out, rest) = out.split_at_mut(head);
+        let blocks = std::iter::once((0, head_out)).chain(
+            rest.chunks_mut(LANES)
+                .enumerate()
+                .map(|(b, o)| (head + b * LANES, o)),
+        );
         vmath::widest(
             #[inline(always)]
             || {
-                for (block, out) in out.chunks_mut(LANES).enumerate() {
-                    let first = block * LANES;
+                for (at, out) in blocks {
                     let mut series = Upper::<LANES>::EMPTY;
                     let mut ln_pmf = [0.0; LANES];
+                    let mut p = [0.0; LANES];
                     let mut summed = [false; LANES];
-                    for (l, out) in out.iter_mut().enumerate() {
-                        let ([successes, draws, k], margins) = pair(first + l);
+                    for l in 0..out.len() {
+                        let ([successes, draws, k], margins) = pair(at + l);
                         match self.tail(successes, draws, k) {
-                            Tail::Certain(p) => {
-                                out.write(p);
-                            }
-                            Tail::Lower => {
-                                out.write(self.lower_p(margins, successes, draws, k));
-                            }
+                            Tail::Certain(certain) => p[l] = certain,
+                            Tail::Lower => p[l] = self.lower_p(margins, successes, draws, k),
                             Tail::Upper => {
                                 series.start(l, self.total, successes, draws, k);
                                 ln_pmf[l] = self.ln_pmf(margins, successes, draws, k);
@@ -111,15 +119,11 @@ impl LnFactorials {
                     // Every lane steps until all are done: a finished lane's sum no longer
                     // changes (its next terms are below half an ulp of it).
                     while !series.step() {}
-                    let mut p = [0.0; LANES];
                     for l in 0..LANES {
-                        p[l] = (vmath::exp(ln_pmf[l]) * series.sum[l]).min(1.0);
+                        let upper = (vmath::exp(ln_pmf[l]) * series.sum[l]).min(1.0);
+                        p[l] = if summed[l] { upper } else { p[l] };
                     }
-                    for (l, out) in out.iter_mut().enumerate() {
-                        if summed[l] {
-                            out.write(p[l]);
-                        }
-                    }
+                    pages::write_streaming(out, &p);
                 }
             },
         )
@@ -306,7 +310,7 @@ mod tests {
             })
             .collect();
         let mut got = vec![MaybeUninit::new(f64::NAN); cases.len()];
-        table.fisher_greater_each(&mut got, |i| {
+        table.fisher_greater_each(&mut got, 3, |i| {
             let [s, d, _] = cases[i];
             (cases[i], (table.margin(s), table.margin(d)))
         });

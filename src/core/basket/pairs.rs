@@ -89,13 +89,29 @@ pub fn count_pairs(baskets: &Baskets, thresholds: &Thresholds) -> PairCounts {
 /// [`count_pairs`], writing at most `budget` entries (a → b) per pass.
 fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) -> PairCounts {
     let n = baskets.len();
-    let product_counts = baskets.product_counts();
-    let frequent: Vec<bool> = product_counts
+    let frequent: Vec<bool>;
+    // A product bought once passes (`keeps` rises with the count), so no product is pruned:
+    // the products' counts are taken in the pass that counts the entries, one read of the
+    // baskets less.
+    let (emitter, product_counts) = if thresholds.keeps(1, n) {
+        Emitter::new(baskets, None)
+    } else {
+        let product_counts = baskets.product_counts();
+        frequent = product_counts
+            .iter()
+            .map(|&c| thresholds.keeps(c, n))
+            .collect();
+        let all_bought_frequent = product_counts
+            .iter()
+            .zip(&frequent)
+            .all(|(&c, &f)| f || c == 0);
+        let frequent = (!all_bought_frequent).then_some(frequent.as_slice());
+        (Emitter::new(baskets, frequent).0, product_counts)
+    };
+    let frequent_products = product_counts
         .iter()
-        .map(|&c| thresholds.keeps(c, n))
-        .collect();
-    let frequent_products = frequent.iter().filter(|&&f| f).count();
-    let emitter = Emitter::new(baskets, &product_counts, &frequent);
+        .filter(|&&c| thresholds.keeps(c, n))
+        .count();
     let keeps = |count| thresholds.keeps(count, n);
     let runs: Vec<Vec<Pair>> = emitter
         .windows(budget)
@@ -137,10 +153,10 @@ struct Window {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(baskets: &'a Baskets, counts: &[u64], frequent: &'a [bool]) -> Emitter<'a> {
+    /// The emitter of the products `frequent` marks (`None`: all), with the entries each
+    /// chunk writes counted; without `frequent`, also the baskets holding each product.
+    fn new(baskets: &'a Baskets, frequent: Option<&'a [bool]>) -> (Emitter<'a>, Vec<u64>) {
         let n = baskets.len();
-        let all_bought_frequent = counts.iter().zip(frequent).all(|(&c, &f)| f || c == 0);
-        let frequent = (!all_bought_frequent).then_some(frequent);
         let pieces = (rayon::current_num_threads() * 2).max(1);
         let mut cuts: Vec<usize> = (0..=pieces).map(|k| n * k / pieces).collect();
         cuts.dedup();
@@ -151,21 +167,42 @@ impl<'a> Emitter<'a> {
             chunks,
             entries: Vec::new(),
         };
-        emitter.entries = emitter
+        let products = baskets.n_products;
+        let (entries, counts): (Vec<Vec<u32>>, Vec<Vec<u64>>) = emitter
             .chunks
             .par_iter()
             .map(|&(from, to)| {
                 checkpoint();
-                let mut entries = vec![0u32; baskets.n_products];
-                emitter.each_basket(from, to, |items| {
+                let mut entries = vec![0u32; products];
+                if frequent.is_some() {
+                    emitter.each_basket(from, to, |items| {
+                        for (i, &a) in items.iter().enumerate() {
+                            entries[a as usize] += (items.len() - i - 1) as u32;
+                        }
+                    });
+                    return (entries, Vec::new());
+                }
+                // Every basket, those of one product too.
+                let mut counts = vec![0u64; products];
+                for basket in from..to {
+                    let items = baskets.basket(basket);
                     for (i, &a) in items.iter().enumerate() {
                         entries[a as usize] += (items.len() - i - 1) as u32;
+                        counts[a as usize] += 1;
                     }
-                });
-                entries
+                }
+                (entries, counts)
             })
-            .collect();
-        emitter
+            .unzip();
+        emitter.entries = entries;
+        let counts = counts
+            .into_iter()
+            .reduce(|mut total, chunk| {
+                total.iter_mut().zip(chunk).for_each(|(t, c)| *t += c);
+                total
+            })
+            .unwrap_or_else(|| vec![0; products]);
+        (emitter, counts)
     }
 
     /// Calls `f` with the frequent products of each basket in `from..to` holding two or more.
@@ -423,16 +460,16 @@ impl PairCounts {
                         }
                     },
                 );
-                // The streamed values are visible to other threads once fenced.
-                pages::fence();
                 let product_counts = &self.product_counts;
-                ln_factorials.fisher_greater_each(p, |i| {
+                ln_factorials.fisher_greater_each(p, first, |i| {
                     let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
                     (
                         [product_counts[a], product_counts[b], pairs[i].count as u64],
                         (margins[a], margins[b]),
                     )
                 });
+                // The streamed values are visible to other threads once fenced.
+                pages::fence();
             });
         for column in &mut codes {
             // SAFETY: the tasks' rows cover 0..len (`cut` hands out consecutive rows, as many
