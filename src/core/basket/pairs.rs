@@ -9,11 +9,14 @@
 //! one counter of `products` entries per thread, however many pairs exist; each product's
 //! pairs are written by one task, in order. Counts are integer sums, so neither the chunks
 //! nor the passes change them.
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::core::basket::fisher::LnFactorials;
 use crate::core::basket::tally::{Tally, PRODUCTS_PER_TASK};
-use crate::core::basket::{concat, top_k, Baskets};
+use crate::core::basket::{top_k, Baskets};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
 use crate::core::pages;
@@ -72,8 +75,9 @@ pub struct Pair {
 pub struct PairCounts {
     /// The pairs in consecutive runs, as the tasks that counted them left them: read as one
     /// sequence by [`PairCounts::pairs`], and by [`PairCounts::measures`] a run at a time
-    /// (copying them into one vector first was a twelfth of an affinity call).
-    runs: Vec<Vec<Pair>>,
+    /// (copying them into one vector first was a twelfth of an affinity call); one
+    /// [`PairRuns`] per pass.
+    runs: Vec<PairRuns>,
     /// Baskets holding each product.
     pub product_counts: Vec<u64>,
     pub baskets: usize,
@@ -113,10 +117,10 @@ fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) ->
         .filter(|&&c| thresholds.keeps(c, n))
         .count();
     let keeps = |count| thresholds.keeps(count, n);
-    let runs: Vec<Vec<Pair>> = emitter
+    let runs: Vec<PairRuns> = emitter
         .windows(budget)
         .iter()
-        .flat_map(|window| emitter.count(window, keeps))
+        .map(|window| emitter.count(window, keeps))
         .collect();
     PairCounts {
         runs,
@@ -262,7 +266,7 @@ impl<'a> Emitter<'a> {
 
     /// The pairs (a, b) with `a` in the window whose counts `keep`, by ascending (a, b), in
     /// runs (one per task).
-    fn count(&self, window: &Window, keep: impl Fn(u64) -> bool + Sync) -> Vec<Vec<Pair>> {
+    fn count(&self, window: &Window, keep: impl Fn(u64) -> bool + Sync) -> PairRuns {
         let span = window.last - window.first;
         // Per chunk: where each product's entries start in that chunk's slice.
         let starts: Vec<Vec<usize>> = self
@@ -280,9 +284,9 @@ impl<'a> Emitter<'a> {
             })
             .collect();
         // Not zeroed first: the chunks write every entry they counted in `new`.
-        let mut written: Vec<u32> = pages::with_capacity(window.entries);
+        let mut written_entries: Vec<u32> = pages::with_capacity(window.entries);
         let mut slices = Vec::with_capacity(self.chunks.len());
-        let mut rest = &mut written.spare_capacity_mut()[..window.entries];
+        let mut rest = &mut written_entries.spare_capacity_mut()[..window.entries];
         for s in &starts {
             let (own, tail) = rest.split_at_mut(s[span]);
             slices.push(own);
@@ -314,8 +318,8 @@ impl<'a> Emitter<'a> {
             });
         // SAFETY: each chunk's baskets are read by `each_basket` as in `new`, which counted
         // their entries per product: the chunk's cursors fill its slice exactly, and the
-        // slices cover `written`'s room.
-        unsafe { written.set_len(window.entries) };
+        // slices cover `written_entries`' room.
+        unsafe { written_entries.set_len(window.entries) };
         let mut bases = Vec::with_capacity(starts.len());
         let mut base = 0;
         for s in &starts {
@@ -323,32 +327,91 @@ impl<'a> Emitter<'a> {
             base += s[span];
         }
         let products = self.baskets.n_products;
-        // One task per block of products `a` (a few hundred tasks: balanced, and one list
-        // of pairs each rather than one per product).
+        // One task per block of products `a` (a few hundred tasks: balanced, and one run of
+        // pairs each rather than one per product), each writing into its own part of one
+        // room: as many pairs as its entries at most.
         let blocks = span.div_ceil(PRODUCTS_PER_TASK);
-        (0..blocks)
+        let products_of =
+            |block: usize| block * PRODUCTS_PER_TASK..((block + 1) * PRODUCTS_PER_TASK).min(span);
+        let bounds: Vec<usize> = (0..blocks)
+            .map(|block| {
+                let ats = products_of(block);
+                starts.iter().map(|s| s[ats.end] - s[ats.start]).sum()
+            })
+            .collect();
+        let mut runs = PairRuns::with_room(window.entries);
+        let mut rest = &mut runs.room[..];
+        let mut parts = Vec::with_capacity(blocks);
+        for &bound in &bounds {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(bound);
+            parts.push(part);
+            rest = tail;
+        }
+        let lengths: Vec<usize> = parts
             .into_par_iter()
+            .enumerate()
             .map_init(
                 || Tally::new(products),
-                |tally, block| {
-                    let ats =
-                        block * PRODUCTS_PER_TASK..((block + 1) * PRODUCTS_PER_TASK).min(span);
-                    // Reserved at once: a vector grown by doubling reallocates a dozen times,
-                    // and in a Python process, whose threads share the allocator's arenas,
-                    // those reallocations wait on its locks (the tally took 17-21 ms
-                    // there, 11 ms in a plain binary).
-                    let bound: usize = starts.iter().map(|s| s[ats.end] - s[ats.start]).sum();
-                    let mut kept = Vec::with_capacity(bound);
-                    for at in ats {
+                |tally, (block, part)| {
+                    let mut written = 0;
+                    for at in products_of(block) {
                         for (s, base) in starts.iter().zip(&bases) {
-                            tally.add(&written[base + s[at]..base + s[at + 1]]);
+                            tally.add(&written_entries[base + s[at]..base + s[at + 1]]);
                         }
-                        tally.drain((window.first + at) as u32, &keep, &mut kept);
+                        let a = (window.first + at) as u32;
+                        tally.drain(a, &keep, part, &mut written);
                     }
-                    kept
+                    written
                 },
             )
-            .collect()
+            .collect();
+        let mut first = 0;
+        for (bound, length) in bounds.iter().zip(lengths) {
+            runs.spans.push(first..first + length);
+            first += bound;
+        }
+        runs
+    }
+}
+
+/// Runs of pairs in one room, with space between them: each task of the count writes its
+/// run into space reserved for as many pairs as its entries. One large block rather than a
+/// vector per task: the allocator recycles it from call to call, where the tasks' vectors
+/// (144 KiB each, glibc's own mappings) were fresh pages every call, ~4,000 page faults.
+#[derive(Debug, Default)]
+pub(crate) struct PairRuns {
+    room: Vec<MaybeUninit<Pair>>,
+    /// Where each run lies in `room`; each of their pairs was written.
+    spans: Vec<Range<usize>>,
+}
+
+impl PairRuns {
+    fn with_room(len: usize) -> PairRuns {
+        let mut room = pages::with_capacity(len);
+        // SAFETY: values that may be uninitialised need no initialising.
+        unsafe { room.set_len(len) };
+        PairRuns {
+            room,
+            spans: Vec::new(),
+        }
+    }
+
+    /// One run of `pairs`.
+    fn whole(pairs: Vec<Pair>) -> PairRuns {
+        let spans = vec![0..pairs.len()];
+        PairRuns {
+            room: pairs.into_iter().map(MaybeUninit::new).collect(),
+            spans,
+        }
+    }
+
+    fn runs(&self) -> impl Iterator<Item = &[Pair]> + Clone {
+        self.spans.iter().map(|span| {
+            let run = &self.room[span.clone()];
+            // SAFETY: every pair of a span was written (`spans`' invariant), and
+            // `MaybeUninit<Pair>` has `Pair`'s layout.
+            unsafe { std::slice::from_raw_parts(run.as_ptr().cast::<Pair>(), run.len()) }
+        })
     }
 }
 
@@ -378,11 +441,16 @@ const PAIRS_PER_TASK: usize = 8192;
 impl PairCounts {
     /// The kept pairs, by ascending (a, b).
     pub fn pairs(&self) -> impl Iterator<Item = &Pair> + Clone {
-        self.runs.iter().flatten()
+        self.runs().flatten()
+    }
+
+    /// The runs of pairs, in order.
+    fn runs(&self) -> impl Iterator<Item = &[Pair]> + Clone {
+        self.runs.iter().flat_map(PairRuns::runs)
     }
 
     pub fn len(&self) -> usize {
-        self.runs.iter().map(Vec::len).sum()
+        self.runs().map(<[Pair]>::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -411,7 +479,7 @@ impl PairCounts {
         // (pairs, index of the first, its rows of the code columns, of the rule columns).
         let mut tasks = Vec::new();
         let mut first = 0;
-        for pairs in self.runs.iter().flat_map(|run| run.chunks(PAIRS_PER_TASK)) {
+        for pairs in self.runs().flat_map(|run| run.chunks(PAIRS_PER_TASK)) {
             let rows = pairs.len();
             tasks.push((
                 pairs,
@@ -511,14 +579,14 @@ impl PairCounts {
             let conf = p.count as f64 / counts[p.a as usize] as f64;
             conf / (counts[p.b as usize] as f64 / n)
         };
-        let mut pairs = concat(&self.runs);
+        let mut pairs: Vec<Pair> = self.pairs().copied().collect();
         top_k(&mut pairs, k, |x, y| {
             lift(y)
                 .total_cmp(&lift(x))
                 .then(y.count.cmp(&x.count))
                 .then((x.a, x.b).cmp(&(y.a, y.b)))
         });
-        self.runs = vec![pairs];
+        self.runs = vec![PairRuns::whole(pairs)];
     }
 }
 
@@ -627,7 +695,10 @@ mod tests {
         let pairs: Vec<Pair> = counted.pairs().copied().collect();
         assert!(pairs.len() > 100);
         let split = |size: usize| PairCounts {
-            runs: pairs.chunks(size).map(<[Pair]>::to_vec).collect(),
+            runs: pairs
+                .chunks(size)
+                .map(|run| PairRuns::whole(run.to_vec()))
+                .collect(),
             product_counts: counted.product_counts.clone(),
             ..PairCounts::default()
         };

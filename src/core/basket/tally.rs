@@ -1,5 +1,7 @@
 //! One product's partners in a pair count: the dense counter each task of
 //! [`super::pairs`] tallies a block of products with.
+use std::mem::MaybeUninit;
+
 use crate::core::basket::pairs::Pair;
 
 /// Products `a` tallied by one task.
@@ -34,10 +36,17 @@ impl Tally {
         }
     }
 
-    /// Appends (a, b, count) for every partner `b` counted whose count `keep`s, by
-    /// ascending `b`, and clears the tally for the next product.
+    /// Writes (a, b, count) for every partner `b` counted whose count `keep`s, by ascending
+    /// `b`, into `out` from `*written` on (moving it past them), and clears the tally for the
+    /// next product. `out` must have room for them: at most one per partner added.
     #[inline]
-    pub(crate) fn drain(&mut self, a: u32, keep: impl Fn(u64) -> bool, kept: &mut Vec<Pair>) {
+    pub(crate) fn drain(
+        &mut self,
+        a: u32,
+        keep: impl Fn(u64) -> bool,
+        out: &mut [MaybeUninit<Pair>],
+        written: &mut usize,
+    ) {
         for group in 0..self.words.len() {
             let mut words = std::mem::take(&mut self.words[group]);
             while words != 0 {
@@ -49,11 +58,12 @@ impl Tally {
                     bits &= bits - 1;
                     let count = std::mem::take(&mut self.counter[b]);
                     if keep(count as u64) {
-                        kept.push(Pair {
+                        out[*written].write(Pair {
                             a,
                             b: b as u32,
                             count,
                         });
+                        *written += 1;
                     }
                 }
             }
