@@ -24,6 +24,8 @@ pub struct LnFactorials {
     /// ln(i!) for i in `high_from..=total`.
     high_from: u64,
     high: Vec<f64>,
+    /// ln(total!).
+    ln_total: f64,
 }
 
 impl LnFactorials {
@@ -39,6 +41,7 @@ impl LnFactorials {
                 .into_par_iter()
                 .map(ln_factorial)
                 .collect(),
+            ln_total: ln_factorial(total),
         }
     }
 
@@ -153,12 +156,10 @@ impl LnFactorials {
     /// its small terms.
     #[inline(always)]
     fn ln_pmf(&self, (margin_s, margin_d): (f64, f64), successes: u64, draws: u64, x: u64) -> f64 {
-        let wide =
-            self.ln_factorial(self.total) - self.ln_factorial(self.total + x - successes - draws);
-        margin_s + margin_d + wide
-            - self.ln_factorial(x)
-            - self.ln_factorial(successes - x)
-            - self.ln_factorial(draws - x)
+        // x, successes − x and draws − x are at most `most`: in the low end of the table.
+        let low = |i: u64| self.low[i as usize];
+        let wide = self.ln_total - self.ln_factorial(self.total + x - successes - draws);
+        margin_s + margin_d + wide - low(x) - low(successes - x) - low(draws - x)
     }
 
     /// P(X ≥ k) from the series of terms relative to P(X = k).

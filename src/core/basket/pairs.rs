@@ -463,13 +463,14 @@ impl PairCounts {
         let n = self.baskets as f64;
         let most = self.product_counts.iter().copied().max().unwrap_or(0);
         let ln_factorials = LnFactorials::new(self.baskets as u64, most);
-        // Per product: its basket count as a double (gathered into lanes below) and the
-        // part of Fisher's log-pmf that depends on it alone.
+        // Per product: its basket count as a double (gathered into lanes below), and its
+        // count with the part of Fisher's log-pmf that depends on it alone, side by side (one
+        // read per product of a test).
         let counts: Vec<f64> = self.product_counts.iter().map(|&c| c as f64).collect();
-        let margins: Vec<f64> = self
+        let tested: Vec<(u64, f64)> = self
             .product_counts
             .iter()
-            .map(|&c| ln_factorials.margin(c))
+            .map(|&c| (c, ln_factorials.margin(c)))
             .collect();
         let len = self.len();
         let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
@@ -528,12 +529,12 @@ impl PairCounts {
                         }
                     },
                 );
-                let product_counts = &self.product_counts;
                 ln_factorials.fisher_greater_each(p, first, |i| {
-                    let (a, b) = (pairs[i].a as usize, pairs[i].b as usize);
+                    let ((count_a, margin_a), (count_b, margin_b)) =
+                        (tested[pairs[i].a as usize], tested[pairs[i].b as usize]);
                     (
-                        [product_counts[a], product_counts[b], pairs[i].count as u64],
-                        (margins[a], margins[b]),
+                        [count_a, count_b, pairs[i].count as u64],
+                        (margin_a, margin_b),
                     )
                 });
                 // The streamed values are visible to other threads once fenced.
