@@ -398,7 +398,7 @@ impl PairRuns {
 
     /// One run of `pairs`.
     fn whole(pairs: Vec<Pair>) -> PairRuns {
-        let spans = vec![0..pairs.len()];
+        let spans = std::iter::once(0..pairs.len()).collect();
         PairRuns {
             room: pairs.into_iter().map(MaybeUninit::new).collect(),
             spans,
