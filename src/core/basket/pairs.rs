@@ -61,8 +61,10 @@ impl Thresholds {
     }
 }
 
-/// A pair of products `a < b` and the baskets holding both.
+/// A pair of products `a < b` and the baskets holding both. Laid out as three `u32`s in this
+/// order (Fisher's test gathers them by offset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Pair {
     pub a: u32,
     pub b: u32,
@@ -463,14 +465,13 @@ impl PairCounts {
         let n = self.baskets as f64;
         let most = self.product_counts.iter().copied().max().unwrap_or(0);
         let ln_factorials = LnFactorials::new(self.baskets as u64, most);
-        // Per product: its basket count as a double (gathered into lanes below), and its
-        // count with the part of Fisher's log-pmf that depends on it alone, side by side (one
-        // read per product of a test).
+        // Per product: its basket count as a double (exact: counts are below 2^53), and the
+        // part of Fisher's log-pmf that depends on it alone; both gathered into lanes.
         let counts: Vec<f64> = self.product_counts.iter().map(|&c| c as f64).collect();
-        let tested: Vec<(u64, f64)> = self
+        let margins: Vec<f64> = self
             .product_counts
             .iter()
-            .map(|&c| (c, ln_factorials.margin(c)))
+            .map(|&c| ln_factorials.margin(c))
             .collect();
         let len = self.len();
         let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
@@ -529,14 +530,7 @@ impl PairCounts {
                         }
                     },
                 );
-                ln_factorials.fisher_greater_each(p, first, |i| {
-                    let ((count_a, margin_a), (count_b, margin_b)) =
-                        (tested[pairs[i].a as usize], tested[pairs[i].b as usize]);
-                    (
-                        [count_a, count_b, pairs[i].count as u64],
-                        (margin_a, margin_b),
-                    )
-                });
+                ln_factorials.fisher_greater_each(p, first, pairs, &counts, &margins);
                 // The streamed values are visible to other threads once fenced.
                 pages::fence();
             });
