@@ -30,6 +30,7 @@ __all__ = [
     "expected_purchases",
     "fit_model",
     "get_num_threads",
+    "id_bounds",
     "id_span",
     "is_release_build",
     "kpis",
@@ -256,6 +257,7 @@ def customer_lifetime_value(
 
 # Integer product ids read as codes: (lowest, highest, distinct) when they span at most
 # `widest` values, else None.
+def id_bounds(ids: npt.NDArray[np.int64]) -> tuple[int, int] | None: ...
 def id_span(ids: npt.NDArray[np.int64], widest: int) -> tuple[int, int, int] | None: ...
 
 # Cross-sell and upsell: one record batch of coded lines named by role (order, product,

@@ -19,7 +19,9 @@ use crate::core::basket::kpis::{basket_kpis as core_kpis, LineValues};
 use crate::core::basket::pairs::{count_pairs, Thresholds};
 use crate::core::basket::sequence::next_products;
 use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, Scorer};
-use crate::core::basket::{baskets, id_span as core_id_span, in_customer_order, Level, Lines};
+use crate::core::basket::{
+    baskets, id_bounds as core_id_bounds, id_span as core_id_span, in_customer_order, Level, Lines,
+};
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
 
@@ -69,6 +71,13 @@ pub fn id_span(
     let ids = ids.as_slice()?;
     let span = gil::run(py, || Ok(core_id_span(ids, widest)))?;
     Ok(span.map(|s| (s.lo, s.hi, s.distinct)))
+}
+
+/// (lowest, highest) of integer ids, `None` for none.
+#[pyfunction]
+pub fn id_bounds(py: Python<'_>, ids: PyReadonlyArray1<'_, i64>) -> PyResult<Option<(i64, i64)>> {
+    let ids = ids.as_slice()?;
+    gil::run(py, || Ok(core_id_bounds(ids)))
 }
 
 /// Basket KPIs as Python gets them: totals by name, orders by size, attach rates.

@@ -79,6 +79,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         metrics::expected_cumulative_transactions,
         m
     )?)?;
+    m.add_function(wrap_pyfunction!(baskets::id_bounds, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::id_span, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::basket_kpis, m)?)?;
     m.add_function(wrap_pyfunction!(baskets::affinity, m)?)?;

@@ -90,16 +90,47 @@ def _ids(column: pa.ChunkedArray, name: str, what: str) -> pa.Array:
     return array
 
 
-def product_codes(column: pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:
-    """(each line's product code, the sorted distinct products the codes index)."""
+# Most codes numbered by offset, gaps included: tables this long cost a kernel little.
+NARROW = 1 << 16
+
+
+def product_codes(
+    column: pa.ChunkedArray, name: str, *, gaps: bool = False
+) -> tuple[pa.Array, pa.Array]:
+    """(each line's product code, the sorted products the codes index). With ``gaps``,
+    integer ids spanning at most :data:`NARROW` values are numbered by their offset in
+    that span, so some codes may stand for ids the log lacks: for kernels that ignore a
+    product never bought (affinity), which then skip the pass that ranks the ids."""
     values = _ids(column, name, "product")
     if pa.types.is_integer(values.type) and len(values) and values.null_count == 0:
-        coded = _dense_integer_codes(values)
+        coded = _narrow_integer_codes(values) if gaps else None
+        if coded is None:
+            coded = _dense_integer_codes(values)
         if coded is not None:
             return coded
     distinct = pc.unique(values)
     distinct = distinct.take(pc.sort_indices(distinct))
     return pc.index_in(values, value_set=distinct).cast(pa.int64()), distinct
+
+
+def _narrow_integer_codes(values: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """Integer ids spanning at most :data:`NARROW` values: each id's offset from the least
+    (the ids themselves when they start at 0 or just above: no copy), with every id of
+    the span as the labels. ``None`` for wider spans."""
+    try:
+        ids = values.cast(pa.int64())  # no copy when already int64
+    except pa.ArrowInvalid:
+        return None
+    bounds = _native.id_bounds(ids.to_numpy())  # one parallel pass, no marks
+    if bounds is None:
+        return None
+    lo, hi = bounds
+    if 0 <= lo and hi < NARROW:
+        return ids, pa.array(np.arange(hi + 1, dtype=np.int64)).cast(values.type)
+    if hi - lo < NARROW:
+        offsets = pa.array(ids.to_numpy() - lo)
+        return offsets, pa.array(np.arange(lo, hi + 1, dtype=np.int64)).cast(values.type)
+    return None
 
 
 def _dense_integer_codes(values: pa.Array) -> tuple[pa.Array, pa.Array] | None:
@@ -151,8 +182,10 @@ def read(
     amount: str | None = None,
     quantity: str | None = None,
     dropna: bool = False,
+    product_gaps: bool = False,
 ) -> Lines:
-    """The coded lines of ``data`` (any input kind :mod:`custval` reads)."""
+    """The coded lines of ``data`` (any input kind :mod:`custval` reads); ``product_gaps``
+    as :func:`product_codes`' ``gaps``."""
     names = {
         role: column
         for role, column in dict(
@@ -169,7 +202,7 @@ def read(
     source = _input.read_table(data, wanted)
     source = _input.drop_nulls(source, wanted, dropna)
     table = source.table
-    codes, products = product_codes(table.column(product), product)
+    codes, products = product_codes(table.column(product), product, gaps=product_gaps)
     columns = {"product": codes}
     customers = None
     time_unit = timezone = None

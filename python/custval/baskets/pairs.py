@@ -100,7 +100,10 @@ def affinity(
     """
     min_count = _args.check_whole(min_count, "min_count")
     top_k = None if top_k is None else _args.check_whole(top_k, "top_k")
-    coded = _lines.read(data, order=order, product=product, customer=customer, dropna=dropna)
+    # Codes may skip ids the log lacks: a product never bought is in no pair.
+    coded = _lines.read(
+        data, order=order, product=product, customer=customer, dropna=dropna, product_gaps=True
+    )
     batch, baskets, frequent = _native.affinity(
         coded.batch,
         coded.names,

