@@ -20,7 +20,8 @@ use crate::core::basket::pairs::{count_pairs, Thresholds};
 use crate::core::basket::sequence::next_products;
 use crate::core::basket::similarity::{recommend as core_recommend, Neighbours, Scorer};
 use crate::core::basket::{
-    baskets, id_bounds as core_id_bounds, id_span as core_id_span, in_customer_order, Level, Lines,
+    baskets, baskets_tallied, id_bounds as core_id_bounds, id_span as core_id_span,
+    in_customer_order, Level, Lines,
 };
 use crate::core::error::{CoreError, Result as CoreResult};
 use crate::core::money::{mean_minor, MEAN_EXTRA_SCALE};
@@ -189,7 +190,7 @@ pub fn affinity<'py>(
     let input = Input::new(lines, names)?;
     let rows = input.lines(n_products)?;
     let (counts, m) = gil::run(py, || {
-        let mut counts = count_pairs(&baskets(&rows, level)?, &thresholds);
+        let mut counts = count_pairs(&baskets_tallied(&rows, level)?, &thresholds);
         if let Some(k) = top_k {
             counts.strongest(k);
         }

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::core::basket::{concat, in_parts, Baskets, Level, Lines};
+use crate::core::basket::{concat, in_parts, Baskets, Level, Lines, PieceTally};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
 
@@ -28,6 +28,17 @@ struct Keyed {
 /// Order baskets need customers and times only for sequences: with them the baskets come in
 /// (customer, time, order) order; an order whose lines name different customers is an error.
 pub fn baskets(lines: &Lines, level: Level) -> Result<Baskets> {
+    grouped(lines, level, false)
+}
+
+/// [`baskets`], with the products' [`PieceTally`]s taken on the way when order baskets are
+/// read as runs (the pass that writes a basket tallies it while it is in cache: one read
+/// of all baskets less for counting pairs).
+pub fn baskets_tallied(lines: &Lines, level: Level) -> Result<Baskets> {
+    grouped(lines, level, true)
+}
+
+fn grouped(lines: &Lines, level: Level, tally: bool) -> Result<Baskets> {
     let n = lines.products.len();
     check_lengths(lines, n)?;
     if n > u32::MAX as usize {
@@ -37,7 +48,7 @@ pub fn baskets(lines: &Lines, level: Level) -> Result<Baskets> {
         ));
     }
     if let (Level::Order, Some(orders)) = (level, lines.orders) {
-        if let Some(grouped) = by_runs(lines, orders) {
+        if let Some(grouped) = by_runs(lines, orders, tally) {
             return grouped;
         }
     }
@@ -191,7 +202,7 @@ fn code_limit(lines: &Lines) -> u64 {
 /// list them: one run of lines per order, taken in parallel over pieces of the rows cut at
 /// run starts, product codes checked on the way. `None` when some order's lines are split
 /// into several runs (the caller sorts).
-fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
+fn by_runs(lines: &Lines, orders: &[i64], tally: bool) -> Option<Result<Baskets>> {
     let n = orders.len();
     let pieces = (rayon::current_num_threads() * 4).max(1);
     let mut cuts: Vec<usize> = (0..=pieces)
@@ -206,7 +217,7 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
     cuts.dedup();
     let parts: Vec<Piece> = cuts
         .par_windows(2)
-        .map(|w| runs_of(lines, orders, w[0], w[1]))
+        .map(|w| runs_of(lines, orders, w[0], w[1], tally))
         .collect();
     // Order codes ascending through the pieces (as exports usually list them) are distinct
     // without a look-up.
@@ -236,9 +247,24 @@ fn by_runs(lines: &Lines, orders: &[i64]) -> Option<Result<Baskets>> {
 }
 
 /// The pieces' baskets one after another, each piece copied by its own task.
-fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
+fn assemble(mut parts: Vec<Piece>, lines: &Lines) -> Baskets {
     // Per piece: its baskets, and where its products start in the whole.
     let counts: Vec<usize> = parts.iter().map(|p| p.ends.len()).collect();
+    let mut tallies = Vec::new();
+    let mut first = 0;
+    for (part, &count) in parts.iter_mut().zip(&counts) {
+        if let Some((entries, holding)) = part.tally.take() {
+            tallies.push(PieceTally {
+                baskets: first..first + count,
+                entries,
+                holding,
+            });
+        }
+        first += count;
+    }
+    if tallies.len() != parts.len() {
+        tallies.clear();
+    }
     let mut product_base = Vec::with_capacity(parts.len());
     let mut base = 0;
     for part in &parts {
@@ -284,6 +310,7 @@ fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
         line_offsets,
         rows: Vec::new(),
         n_products: lines.n_products,
+        tallies,
     }
 }
 
@@ -291,8 +318,8 @@ fn assemble(parts: Vec<Piece>, lines: &Lines) -> Baskets {
 /// Branches that depend on the data are what cost here (a few per basket, most of them
 /// mispredicted): the runs are found by a branch-free pass, which also checks the product
 /// codes and whether the order codes ascend, and baskets of up to four lines are sorted by
-/// networks.
-fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
+/// networks. With `tally`, each basket written is tallied (see [`PieceTally`]).
+fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize, tally: bool) -> Piece {
     checkpoint();
     let codes = &orders[from..to];
     let items = &lines.products[from..to];
@@ -325,10 +352,22 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
         outside,
         ..Piece::default()
     };
+    // Codes outside the products fail the call: nothing to tally then. One slot more than
+    // the products: the branch-free tally below counts a small basket's unused slots there.
+    let spare = lines.n_products;
+    let mut tallied = (tally && !outside).then(|| (vec![0u32; spare + 1], vec![0u32; spare + 1]));
     let (mut start, mut written) = (0, 0);
     for &end in &line_ends {
         let end = end - from;
-        written += sorted_distinct(items, start..end, &mut room[written..]);
+        let kept = sorted_distinct(items, start..end, &mut room[written..]);
+        if let Some((entries, holding)) = &mut tallied {
+            // SAFETY: `sorted_distinct` wrote at least four slots from `written` (as many as
+            // the lines, and four for fewer), and the room has three past the lines.
+            let slots: [u32; 4] =
+                std::array::from_fn(|i| unsafe { room[written + i].assume_init() });
+            tally_basket(&slots, kept, &room[written..], entries, holding, spare);
+        }
+        written += kept;
         part.ends.push(written);
         part.orders.push(codes[start]);
         if let Some(c) = lines.customers {
@@ -346,7 +385,43 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize) -> Piece {
     unsafe { products.set_len(written) };
     part.products = products;
     part.line_ends = line_ends;
+    part.tally = tallied.map(|(mut entries, mut holding)| {
+        entries.truncate(spare);
+        holding.truncate(spare);
+        (entries, holding)
+    });
     part
+}
+
+/// Adds a basket of `kept` distinct products to the tallies: per product, the products after
+/// it (pair entries it starts) and one basket. `slots` are its first four written slots;
+/// up to four products are counted without branches (a slot past `kept` counts nothing, at
+/// index `spare`), which matters: a loop over 1 to 4 products mispredicts its exit once a
+/// basket (measured: the runs pass with the tally, 13.0 -> 11.0 ms; 9.1 without it).
+#[inline(always)]
+fn tally_basket(
+    slots: &[u32; 4],
+    kept: usize,
+    basket: &[MaybeUninit<u32>],
+    entries: &mut [u32],
+    holding: &mut [u32],
+    spare: usize,
+) {
+    if kept <= 4 {
+        for (i, &a) in slots.iter().enumerate() {
+            let used = i < kept;
+            let at = if used { a as usize } else { spare };
+            entries[at] += if used { (kept - i - 1) as u32 } else { 0 };
+            holding[at] += u32::from(used);
+        }
+        return;
+    }
+    for (i, a) in basket[..kept].iter().enumerate() {
+        // SAFETY: the basket's `kept` products were written.
+        let a = unsafe { a.assume_init() } as usize;
+        entries[a] += (kept - i - 1) as u32;
+        holding[a] += 1;
+    }
 }
 
 /// Writes the distinct products of the basket of lines `rows` of `items` into the first
@@ -466,6 +541,8 @@ struct Piece {
     ascending: bool,
     /// Some product code is outside `0..n_products`.
     outside: bool,
+    /// Per product: pair entries started, baskets holding it (when asked).
+    tally: Option<(Vec<u32>, Vec<u32>)>,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! whatever the thread count; the consumers then work per product or per basket, in parallel,
 //! each writing only its own output, which is concatenated in product (or basket) order.
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -21,7 +22,7 @@ pub mod sequence;
 pub mod similarity;
 mod tally;
 
-pub use group::baskets;
+pub use group::{baskets, baskets_tallied};
 pub use ids::{id_bounds, id_span, IdSpan};
 
 /// The lines of a log as the basket kernels read them: product codes (dense, `0..products`,
@@ -85,6 +86,19 @@ pub struct Baskets {
     pub line_offsets: Vec<usize>,
     pub rows: Vec<u32>,
     pub n_products: usize,
+    /// What counting pairs reads first, when the grouping took it ([`baskets_tallied`], order
+    /// baskets read as runs; else empty): consecutive pieces of the baskets, covering them
+    /// all, each with its products' tallies.
+    pub tallies: Vec<PieceTally>,
+}
+
+/// Per product, over the baskets of one piece: the pair entries it starts (the products
+/// after it in each basket holding it) and how many baskets hold it.
+#[derive(Debug, Default)]
+pub struct PieceTally {
+    pub baskets: Range<usize>,
+    pub entries: Vec<u32>,
+    pub holding: Vec<u32>,
 }
 
 impl Baskets {
@@ -198,6 +212,8 @@ pub fn in_customer_order(baskets: Baskets) -> Baskets {
         line_offsets: Vec::new(),
         rows: Vec::new(),
         n_products: baskets.n_products,
+        // The pieces' tallies stand for baskets in their old places.
+        tallies: Vec::new(),
     };
     out.offsets.push(0);
     for &i in &index {

@@ -100,7 +100,7 @@ fn count_in_passes(baskets: &Baskets, thresholds: &Thresholds, budget: usize) ->
     // the products' counts are taken in the pass that counts the entries, one read of the
     // baskets less.
     let (emitter, product_counts) = if thresholds.keeps(1, n) {
-        Emitter::new(baskets, None)
+        Emitter::tallied(baskets).unwrap_or_else(|| Emitter::new(baskets, None))
     } else {
         let product_counts = baskets.product_counts();
         frequent = product_counts
@@ -209,6 +209,44 @@ impl<'a> Emitter<'a> {
             })
             .unwrap_or_else(|| vec![0; products]);
         (emitter, counts)
+    }
+
+    /// The emitter of every product from the tallies the grouping took (`None` without
+    /// them), with the baskets holding each product: its chunks are the grouping's pieces,
+    /// neighbours merged down to the number [`Emitter::new`] cuts.
+    fn tallied(baskets: &'a Baskets) -> Option<(Emitter<'a>, Vec<u64>)> {
+        let pieces = &baskets.tallies;
+        if pieces.is_empty() {
+            return None;
+        }
+        let products = baskets.n_products;
+        let wanted = (rayon::current_num_threads() * 2).clamp(1, pieces.len());
+        let mut chunks = Vec::with_capacity(wanted);
+        let mut entries = Vec::with_capacity(wanted);
+        let mut holding = vec![0u64; products];
+        for k in 0..wanted {
+            let merged = &pieces[k * pieces.len() / wanted..(k + 1) * pieces.len() / wanted];
+            let mut sum = vec![0u32; products];
+            for piece in merged {
+                sum.iter_mut()
+                    .zip(&piece.entries)
+                    .for_each(|(s, &e)| *s += e);
+                holding
+                    .iter_mut()
+                    .zip(&piece.holding)
+                    .for_each(|(h, &c)| *h += u64::from(c));
+            }
+            let (first, last) = (&merged[0], &merged[merged.len() - 1]);
+            chunks.push((first.baskets.start, last.baskets.end));
+            entries.push(sum);
+        }
+        let emitter = Emitter {
+            baskets,
+            frequent: None,
+            chunks,
+            entries,
+        };
+        Some((emitter, holding))
     }
 
     /// Calls `f` with the frequent products of each basket in `from..to` holding two or more.
@@ -784,7 +822,7 @@ fn conviction(confidence: f64, consequent_support: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::basket::{baskets, lines, Level};
+    use crate::core::basket::{baskets, baskets_tallied, lines, Level};
 
     fn counts(orders: &[i64], products: &[i64], n: usize, t: Thresholds) -> PairCounts {
         count_pairs(
@@ -830,6 +868,45 @@ mod tests {
         (0..64u64)
             .into_par_iter()
             .for_each(|seed| quotients_agree_with_division(15_625_000, 1000 + seed));
+    }
+
+    #[test]
+    fn tallies_taken_while_grouping_count_the_same_pairs() {
+        // Orders as consecutive runs of 1 to 7 lines (repeats included), over 40 products;
+        // with several threads the runs pass cuts pieces, each tallied.
+        let mut seed = 3u64;
+        let mut next = |below: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % below
+        };
+        let (mut orders, mut products) = (Vec::new(), Vec::new());
+        for order in 0..3_000 {
+            for _ in 0..1 + next(7) {
+                orders.push(order * 7 % 3_001);
+                products.push(next(40) as i64);
+            }
+        }
+        let l = lines(&orders, &products, 40);
+        let tallied = baskets_tallied(&l, Level::Order).unwrap();
+        assert!(!tallied.tallies.is_empty());
+        let covered: usize = tallied.tallies.iter().map(|t| t.baskets.len()).sum();
+        assert_eq!(covered, tallied.len());
+        let t = Thresholds::new(None, 1).unwrap();
+        let (with, without) = (
+            count_pairs(&tallied, &t),
+            count_pairs(&baskets(&l, Level::Order).unwrap(), &t),
+        );
+        assert!(with.pairs().eq(without.pairs()));
+        assert_eq!(with.product_counts, without.product_counts);
+        assert_eq!(with.measures(), without.measures());
+        // Lines of one order split into two runs: grouped by the sort, with no tallies.
+        let (mut split, mut split_products) = (orders.clone(), products.clone());
+        split.push(orders[0]);
+        split_products.push(1);
+        let sorted = baskets_tallied(&lines(&split, &split_products, 40), Level::Order).unwrap();
+        assert!(sorted.tallies.is_empty());
     }
 
     #[test]
