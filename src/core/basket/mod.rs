@@ -82,7 +82,7 @@ pub struct Baskets {
     /// The lines of basket `i` are `line_offsets[i]..line_offsets[i + 1]` of `rows`, the
     /// input rows in grouping order — or of the input itself when `rows` is empty (each
     /// basket a run of consecutive lines). Both empty once baskets are reordered by
-    /// [`in_customer_order`].
+    /// [`in_customer_order`], and for runs grouped by [`baskets_tallied`].
     pub line_offsets: Vec<usize>,
     pub rows: Vec<u32>,
     pub n_products: usize,
