@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::core::basket::runs::{run_ends, RunEnds};
 use crate::core::basket::{concat, in_parts, Baskets, Level, Lines, PieceTally};
 use crate::core::error::{CoreError, Result};
 use crate::core::interrupt::checkpoint;
@@ -331,23 +332,11 @@ fn runs_of(lines: &Lines, orders: &[i64], from: usize, to: usize, tally: bool) -
     let items = &lines.products[from..to];
     let n = to - from;
     let limit = code_limit(lines);
-    // Every line's index is written; the count moves on only where a run ends. Neither
-    // vector is zeroed first: each is cut to the values written.
-    let mut line_ends: Vec<usize> = Vec::with_capacity(n);
-    let ends = line_ends.spare_capacity_mut();
-    let mut runs = 0;
-    let mut ascending = true;
-    let mut outside = items[0] as u64 >= limit;
-    for i in 1..n {
-        ends[runs].write(from + i);
-        runs += usize::from(codes[i] != codes[i - 1]);
-        ascending &= codes[i] >= codes[i - 1];
-        outside |= items[i] as u64 >= limit;
-    }
-    ends[runs].write(to);
-    // SAFETY: slots 0..=runs were written above (each slot is written before `runs` moves
-    // past it).
-    unsafe { line_ends.set_len(runs + 1) };
+    let RunEnds {
+        ends: line_ends,
+        ascending,
+        outside,
+    } = run_ends(codes, items, from, limit);
     // Three slots past the lines: a basket of fewer than four lines writes four values.
     let mut products: Vec<u32> = Vec::with_capacity(n + 3);
     let room = products.spare_capacity_mut();
