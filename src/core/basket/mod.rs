@@ -18,6 +18,7 @@ mod group;
 mod ids;
 pub mod kpis;
 pub mod pairs;
+mod rules;
 mod runs;
 pub mod sequence;
 pub mod similarity;
