@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::core::basket::fisher::LnFactorials;
+use crate::core::basket::fisher::{LnFactorials, Margin};
 use crate::core::basket::rules::{rule_measures, Lanes, Rates, LANES};
 use crate::core::basket::tally::{Tally, PRODUCTS_PER_TASK};
 use crate::core::basket::{top_k, Baskets};
@@ -515,20 +515,19 @@ impl PairCounts {
         let n = self.baskets as f64;
         let most = self.product_counts.iter().copied().max().unwrap_or(0);
         let ln_factorials = LnFactorials::new(self.baskets as u64, most);
-        // Per product: its basket count as a double (exact: counts are below 2^53), and the
-        // part of Fisher's log-pmf that depends on it alone; both gathered into lanes.
-        let counts: Vec<f64> = self.product_counts.iter().map(|&c| c as f64).collect();
+        // Per product: the figures its pairs' rule measures and p-values read, loaded into
+        // lanes by product code.
         let rates: Vec<Rates> = self
             .product_counts
             .iter()
             .map(|&c| Rates::new(c, n))
             .collect();
-        let inverse_n = 1.0 / n;
-        let margins: Vec<f64> = self
+        let products: Vec<Margin> = self
             .product_counts
             .iter()
-            .map(|&c| ln_factorials.margin(c))
+            .map(|&c| ln_factorials.product(c))
             .collect();
+        let inverse_n = 1.0 / n;
         let len = self.len();
         let mut codes: [Vec<i64>; 3] = std::array::from_fn(|_| pages::with_capacity(len));
         let mut rules: [Vec<f64>; 9] = std::array::from_fn(|_| pages::with_capacity(len));
@@ -578,7 +577,7 @@ impl PairCounts {
                         }
                     },
                 );
-                ln_factorials.fisher_greater_each(p, first, pairs, &counts, &margins);
+                ln_factorials.fisher_greater_each(p, first, pairs, &products);
                 // The streamed values are visible to other threads once fenced.
                 pages::fence();
             });
