@@ -413,29 +413,39 @@ impl<const N: usize> Upper<N> {
         self.term[lane] = 1.0;
     }
 
-    /// Adds every lane's next two terms; true once terms no longer change any sum. The two
-    /// ratios share one division: with r = u/v and r' = u'/v', t·r = t·(u/(v·v'))·v' and
-    /// t·r·r' = t·(u/(v·v'))·u' (a division costs several multiplications).
+    /// Adds every lane's next four terms; true once terms no longer change any sum. The
+    /// four ratios r_j = u_j / v_j share one division: with q = u₀ / (v₀v₁v₂v₃), the terms
+    /// are t·q·v₁v₂v₃, t·q·u₁v₂v₃, t·q·u₁u₂v₃ and t·q·u₁u₂u₃ (a division costs the divider
+    /// as much as a dozen multiplications; measured with two terms a division, the
+    /// measures of 1.83M pairs took 15.55 ms, with four 15.25 ms). The products stay far
+    /// from overflow: each factor is below 2^128.
     #[inline(always)]
     fn step(&mut self) -> bool {
         let mut done = true;
         for l in 0..N {
             let (a, b, c, d) = (self.a[l], self.b[l], self.c[l], self.d[l]);
-            let (up, down) = (a * b, c * d);
-            let (next_up, next_down) = ((a - 1.0) * (b - 1.0), (c + 1.0) * (d + 1.0));
+            let up = |j: f64| (a - j) * (b - j);
+            let down = |j: f64| (c + j) * (d + j);
+            let (down_23, up_12) = (down(2.0) * down(3.0), up(1.0) * up(2.0));
+            let down_123 = down(1.0) * down_23;
             // The division is kept off the chain from one term to the next (it does not
-            // depend on the term), so that the next step's can start before this one ends:
-            // 24.3 -> 22.4 ms for affinity's measures of 1.83M pairs.
-            let scale = self.term[l] * (up / (down * next_down));
-            let (first, second) = (scale * next_down, scale * next_up);
-            self.sum[l] += first + second;
-            self.term[l] = second;
-            self.a[l] = a - 2.0;
-            self.b[l] = b - 2.0;
-            self.c[l] = c + 2.0;
-            self.d[l] = d + 2.0;
-            // The next two terms add at most 2·10⁻¹⁷ of the sum: less than half an ulp.
-            done &= second <= self.sum[l] * 1e-17;
+            // depend on the term), so that the next step's can start before this one ends.
+            let scale = self.term[l] * (up(0.0) / (down(0.0) * down_123));
+            let terms = [
+                scale * down_123,
+                scale * (up(1.0) * down_23),
+                scale * (up_12 * down(3.0)),
+                scale * (up_12 * up(3.0)),
+            ];
+            self.sum[l] += (terms[0] + terms[1]) + (terms[2] + terms[3]);
+            self.term[l] = terms[3];
+            self.a[l] = a - 4.0;
+            self.b[l] = b - 4.0;
+            self.c[l] = c + 4.0;
+            self.d[l] = d + 4.0;
+            // The terms fall: the next four add at most 4·10⁻¹⁷ of the sum, less than half
+            // an ulp.
+            done &= terms[3] <= self.sum[l] * 1e-17;
         }
         done
     }
