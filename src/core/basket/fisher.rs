@@ -484,13 +484,7 @@ mod tests {
         // them: k ≤ mode), and certain ones, across block boundaries.
         let total = 5_000;
         let table = LnFactorials::new(total, 2_000);
-        let mut seed = 7u64;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
+        let mut next = crate::core::basket::numbers(7);
         // Products with counts up to 2,000, and pairs of them sharing up to all their
         // baskets and one more.
         let counts: Vec<f64> = (0..300).map(|_| (1 + next(2_000)) as f64).collect();

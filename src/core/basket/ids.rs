@@ -19,10 +19,7 @@ pub struct IdSpan {
 /// over `0..=highest` — the ids of a dense range usually start near 0. Ids below 0, or a
 /// range starting far above 0, take a second read with the bitmap over `lowest..=highest`.
 pub fn id_span(ids: &[i64], widest: u64) -> Option<IdSpan> {
-    let share = ids
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1 << 14);
+    let share = share(ids.len(), 1 << 14);
     let from_zero = ids
         .par_chunks(share)
         .map(|chunk| Marks::read(chunk, 0, widest))
@@ -46,25 +43,36 @@ pub fn id_span(ids: &[i64], widest: u64) -> Option<IdSpan> {
 /// The smallest and largest of `ids` (`None` for no ids): one parallel read, in vector
 /// registers (a twentieth of [`id_span`]'s time, which marks every id in a bitmap too).
 pub fn id_bounds(ids: &[i64]) -> Option<(i64, i64)> {
-    let widen = |(lo, hi): (i64, i64), (l, h): (i64, i64)| (lo.min(l), hi.max(h));
-    let share = ids
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1 << 16);
     let bounds = ids
-        .par_chunks(share)
+        .par_chunks(share(ids.len(), 1 << 16))
         .map(|chunk| {
             vmath::widest(
                 #[inline(always)]
-                || {
-                    chunk
-                        .iter()
-                        .fold((i64::MAX, i64::MIN), |b, &id| widen(b, (id, id)))
-                },
+                || bounds(chunk),
             )
         })
-        .reduce(|| (i64::MAX, i64::MIN), widen);
+        .reduce(|| NO_BOUNDS, widen);
     (!ids.is_empty()).then_some(bounds)
+}
+
+/// Ids read by one task: an equal share for each thread, at least `least`.
+fn share(len: usize, least: usize) -> usize {
+    len.div_ceil(rayon::current_num_threads().max(1)).max(least)
+}
+
+/// The bounds of no ids: what any id widens.
+const NO_BOUNDS: (i64, i64) = (i64::MAX, i64::MIN);
+
+/// The smallest and largest of `ids` ([`NO_BOUNDS`] for none); inlined, so that it runs in
+/// vector registers inside [`vmath::widest`].
+#[inline(always)]
+fn bounds(ids: &[i64]) -> (i64, i64) {
+    ids.iter().fold(NO_BOUNDS, |b, &id| widen(b, (id, id)))
+}
+
+#[inline(always)]
+fn widen((lo, hi): (i64, i64), (l, h): (i64, i64)) -> (i64, i64) {
+    (lo.min(l), hi.max(h))
 }
 
 /// Bounds of a share of the ids, and a bitmap of those in `origin..origin + widest`.
@@ -79,17 +87,14 @@ struct Marks {
 impl Marks {
     fn read(ids: &[i64], origin: i64, widest: u64) -> Marks {
         let mut marks = Marks {
-            lo: i64::MAX,
-            hi: i64::MIN,
+            lo: NO_BOUNDS.0,
+            hi: NO_BOUNDS.1,
             seen: Vec::new(),
             outside: false,
         };
         for block in ids.chunks(1 << 13) {
-            let (lo, hi) = block.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &id| {
-                (lo.min(id), hi.max(id))
-            });
-            marks.lo = marks.lo.min(lo);
-            marks.hi = marks.hi.max(hi);
+            let (lo, hi) = bounds(block);
+            (marks.lo, marks.hi) = widen((marks.lo, marks.hi), (lo, hi));
             let span = hi as i128 - origin as i128;
             if marks.outside || lo < origin || span >= widest as i128 {
                 marks.outside = true;
@@ -112,9 +117,10 @@ impl Marks {
             std::mem::swap(&mut a.seen, &mut b.seen);
         }
         a.seen.iter_mut().zip(&b.seen).for_each(|(x, y)| *x |= y);
+        let (lo, hi) = widen((a.lo, a.hi), (b.lo, b.hi));
         Marks {
-            lo: a.lo.min(b.lo),
-            hi: a.hi.max(b.hi),
+            lo,
+            hi,
             seen: a.seen,
             outside: a.outside || b.outside,
         }

@@ -284,6 +284,20 @@ pub(crate) fn top_k<T: Copy>(
     items.sort_unstable_by(better);
 }
 
+/// Test cases' random numbers: a 64-bit linear congruential generator (Knuth's MMIX
+/// constants) from `seed`, each call a number below its argument from the state's top 53
+/// bits. Deterministic, so a failing case is the same case every run.
+#[cfg(test)]
+pub(crate) fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |below| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) % below
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn lines<'a>(orders: &'a [i64], products: &'a [i64], n_products: usize) -> Lines<'a> {
     Lines {

@@ -657,13 +657,7 @@ mod tests {
     fn tallies_taken_while_grouping_count_the_same_pairs() {
         // Orders as consecutive runs of 1 to 7 lines (repeats included), over 40 products;
         // with several threads the runs pass cuts pieces, each tallied.
-        let mut seed = 3u64;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
+        let mut next = crate::core::basket::numbers(3);
         let (mut orders, mut products) = (Vec::new(), Vec::new());
         for order in 0..3_000 {
             for _ in 0..1 + next(7) {

@@ -237,13 +237,7 @@ mod tests {
     /// `quotient` against `/` on the quotients the rule measures take: counts by baskets or
     /// by a product's count, and confidences by supports, over small and large counts.
     fn quotients_agree_with_division(cases: u64, seed: u64) {
-        let mut seed = seed;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) % below
-        };
+        let mut next = crate::core::basket::numbers(seed);
         for i in 0..cases {
             // Totals from tiny to the most lines of one call, spread over their magnitudes.
             let n = 1 + next(1 << (1 + i % 32));

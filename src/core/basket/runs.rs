@@ -134,13 +134,7 @@ mod tests {
 
     #[test]
     fn run_ends_match_the_definition() {
-        let mut seed = 11u64;
-        let mut next = |below: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % below
-        };
+        let mut next = crate::core::basket::numbers(11);
         for case in 0..2_000 {
             let n = 1 + next(40) as usize;
             // Runs of 1 to 5 rows, codes rising, or jumping both ways.
