@@ -33,6 +33,7 @@ AREAS = {
         "custval.plotting.tracking",
         "custval.plotting.metrics",
         "custval.plotting.spend",
+        "custval.plotting.baskets",
     ],
     "batch": ["custval.batch", "custval.batch.pipeline"],
     "metrics": [
@@ -52,6 +53,12 @@ def test_docstring_examples(area):
     if area == "dask":
         pytest.importorskip("dask.dataframe")
     for name in AREAS[area]:
+        if area == "plotting":
+            # Each example makes its own figure: closed module by module, so that pyplot
+            # never holds more than its warning's 20.
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
         module = importlib.import_module(name)
         failures, tried = doctest.testmod(
             module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS

@@ -18,8 +18,11 @@ matplotlib is imported on the first call, so ``import custval`` works without it
   ``plot_model_comparison``, ``plot_clv_distribution``, ``plot_at_risk``.
 - The customer base (:mod:`.metrics`): ``plot_cohorts``, ``plot_retention``,
   ``plot_segments``, ``plot_lorenz``.
+- Cross-sell (:mod:`.baskets`): ``plot_affinity`` (the strongest pairs by lift),
+  ``plot_recommendation_evaluation`` (recommendations against the best-sellers on a holdout).
 """
 
+from custval.plotting.baskets import plot_affinity, plot_recommendation_evaluation
 from custval.plotting.evaluation import (
     plot_at_risk,
     plot_calibration_purchases_vs_holdout_purchases,
@@ -44,6 +47,7 @@ from custval.plotting.tracking import (
 )
 
 __all__ = [
+    "plot_affinity",
     "plot_at_risk",
     "plot_calibration_purchases_vs_holdout_purchases",
     "plot_clv_distribution",
@@ -59,6 +63,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_period_transactions",
     "plot_probability_alive_matrix",
+    "plot_recommendation_evaluation",
     "plot_retention",
     "plot_segments",
     "plot_spend_distribution",

@@ -9,8 +9,10 @@ import textwrap
 import custval
 import custval.plotting as plots
 import pytest
+from custval.datasets import simulate_baskets
 
 WEEKLY = {"freq": "D", "freq_multiplier": 7}
+BASKETS = simulate_baskets(500, 50, seed=3)
 
 
 def calls(bgnbd, summary, log, holdout, full_summary):
@@ -73,6 +75,10 @@ def calls(bgnbd, summary, log, holdout, full_summary):
         ),
         "plot_lorenz": lambda ax: plots.plot_lorenz(
             custval.value_concentration(log, amount="amount"), ax=ax
+        ),
+        "plot_affinity": lambda ax: plots.plot_affinity(custval.affinity(BASKETS), ax=ax),
+        "plot_recommendation_evaluation": lambda ax: plots.plot_recommendation_evaluation(
+            custval.evaluate_recommendations(BASKETS, split="2024-09-30"), ax=ax
         ),
     }
 
