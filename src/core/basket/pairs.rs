@@ -546,7 +546,7 @@ impl PairCounts {
             ));
             first += rows;
         }
-        let gathered = Lanes::can_gather(&rates);
+        let vector = Lanes::can_vectorise();
         tasks
             .into_par_iter()
             .with_max_len(MEASURE_JOB_TASKS)
@@ -565,7 +565,7 @@ impl PairCounts {
                             let step = (LANES - (first + at) % LANES).min(pairs.len() - at);
                             let rows = at..at + step;
                             // Gathered first, so that the arithmetic is a loop over lanes.
-                            lanes.gather(&pairs[rows.clone()], &rates, gathered);
+                            lanes.gather(&pairs[rows.clone()], &rates, vector);
                             rule_measures(n, inverse_n, &lanes, &mut measures);
                             for (column, lanes) in rules.iter_mut().zip(&measures) {
                                 pages::write_streaming(&mut column[rows.clone()], lanes);

@@ -49,18 +49,20 @@ impl Lanes {
         codes: [[0; LANES]; 3],
     };
 
-    /// Whether [`Lanes::gather`] may use vector gathers: the CPU has AVX2, and the rates'
-    /// fields are indexed by `i32`s.
-    pub(super) fn can_gather(rates: &[Rates]) -> bool {
+    /// Whether [`Lanes::gather`] may take its vector path: the CPU has AVX2.
+    pub(super) fn can_vectorise() -> bool {
         #[cfg(target_arch = "x86_64")]
-        if rates.len() <= (i32::MAX / 4) as usize {
-            return std::arch::is_x86_feature_detected!("avx2");
+        {
+            std::arch::is_x86_feature_detected!("avx2")
         }
-        false
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
     }
 
     /// Sets the lanes to `pairs`, whose products index `rates`; `vector`: as
-    /// [`Lanes::can_gather`] answered. In place: returned, the 1.5 KB of lanes were a
+    /// [`Lanes::can_vectorise`] answered. In place: returned, the 1.5 KB of lanes were a
     /// `memcpy` a step. A full block is loaded in vector registers, four lanes at a time
     /// (one lane at a time, the loads and conversions waited on each other: measures of
     /// 1.83M pairs 20.3-20.8 -> 19.6 ms).
@@ -69,7 +71,7 @@ impl Lanes {
         #[cfg(target_arch = "x86_64")]
         if vector && pairs.len() == LANES {
             // SAFETY: the CPU has AVX2 (`vector`); there are `LANES` pairs, and their codes
-            // index `rates`, of at most `i32::MAX / 4` products.
+            // index `rates`.
             unsafe { self.gather_avx2(pairs, rates) };
             return;
         }
@@ -150,6 +152,8 @@ pub(super) unsafe fn pair_fields(fields: *const i32) -> [std::arch::x86_64::__m1
     // lo: a0 b0 c0 a1 b1 c1 a2 b2; hi: b1 c1 a2 b2 c2 a3 b3 c3 (u32s 4..12).
     let lo = _mm256_loadu_si256(fields.cast());
     let hi = _mm256_loadu_si256(fields.add(4).cast());
+    // A field's four lanes: permuted out of `lo`, the last one (`hi_lanes` 1) or two (2)
+    // out of `hi`.
     let pick = |from_lo: __m256i, from_hi: __m256i, hi_lanes: i32| {
         let lo = _mm256_permutevar8x32_epi32(lo, from_lo);
         let hi = _mm256_permutevar8x32_epi32(hi, from_hi);
