@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::core::error::{CoreError, Result};
 
+mod emit;
 pub mod fisher;
 mod group;
 mod ids;
